@@ -1,0 +1,1 @@
+"""Local development stack (never deployed): Azurite launcher, functions host, simulators, demo."""
