@@ -13,7 +13,6 @@ import json
 import random
 import re
 import socket
-import ssl
 import struct
 import threading
 import time
@@ -302,8 +301,7 @@ def _make_handler(sim: SimServer) -> type[BaseHTTPRequestHandler]:
         def _reset(self) -> None:
             self.close_connection = True
             try:
-                raw = self.connection
-                sock = raw if not isinstance(raw, ssl.SSLSocket) else raw
+                sock = self.connection
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 sock.close()
             except OSError:

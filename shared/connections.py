@@ -64,7 +64,8 @@ def _parse_one(raw: object, index: int) -> Connection:
         raise ConfigError(f"{where} must be an object")
     name = raw.get("name")
     if not isinstance(name, str) or not _NAME.match(name):
-        raise ConfigError(f"{where}: 'name' must be 1-40 characters of a-z, 0-9 and '-', starting with a letter or digit")
+        raise ConfigError(f"{where}: 'name' must be 1-40 characters of a-z, 0-9 and '-', "
+                          "starting with a letter or digit")
     where = f"connection '{name}'"
     entities = raw.get("entities", list(ENTITIES))
     if not isinstance(entities, list) or not entities or any(e not in ENTITIES for e in entities):

@@ -16,6 +16,7 @@ MASK = "***"
 # Shorter values would mask ordinary words; real secrets and tokens are far longer than this.
 _MIN_SECRET_LEN = 6
 
+# Names of secret fields (not secrets themselves).
 _SECRET_NAMES = (
     r"access_token|refresh_token|id_token|client_secret|password|sask|saak|cs|secret|token|"
     r"x-identity-header|api[_-]?key|sig|accountkey"

@@ -1,0 +1,226 @@
+"""A thin Dataverse Web API client on ``requests``: OData headers, bearer tokens from azure-identity, typed
+errors carrying Dataverse's own code and message, and the retry policy (429 pauses every sender of the
+environment for Retry-After; 5xx, timeouts and resets back off with jitter; 401 refreshes the token once).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import requests
+from azure.core.credentials import TokenCredential
+from azure.core.exceptions import ClientAuthenticationError
+
+from shared import defaults
+from shared.dataverse.config import DataverseConfig
+from shared.dataverse.flow import ConcurrencyLimit, PauseGate
+from shared.errors import AuthError, ConfigError, FatalError, ThrottledError, TransientError
+from shared.redaction import redact, register_secret
+
+log = logging.getLogger(__name__)
+
+ODATA_HEADERS = {
+    "Accept": "application/json",
+    "OData-MaxVersion": "4.0",
+    "OData-Version": "4.0",
+    # Documented for every request: defeats cached expanded data. (The upsert itself is unconditional.)
+    "If-None-Match": "null",
+}
+TRANSIENT_STATUSES = frozenset({500, 502, 503, 504})
+DOP_HINT_HEADER = "x-ms-dop-hint"
+
+
+class DataverseError(FatalError):
+    """Dataverse refused a request (4xx other than 401/403/429): ``status``, Dataverse ``code`` and message.
+
+    The writer turns these into per-record outcomes; anywhere else they stop the connection loudly.
+    """
+
+    def __init__(self, status: int, code: str, message: str, method: str = "", path: str = "") -> None:
+        super().__init__(f"Dataverse {method} {path} -> HTTP {status} {code}: {message}".replace("  ", " "))
+        self.status = status
+        self.code = code
+        self.dv_message = redact(message)
+
+
+def parse_error(status: int, body: bytes | str) -> tuple[str, str]:
+    """(code, message) from a Dataverse error body; a non-JSON body gives ('', its first 300 characters)."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    try:
+        error = json.loads(text).get("error")
+    except (ValueError, AttributeError):
+        error = None
+    if isinstance(error, dict):
+        message = error.get("message") or error.get("innererror", {}).get("message") or ""
+        return str(error.get("code") or ""), str(message)
+    if isinstance(error, str):  # OAuth-style {"error": "...", "error_description": "..."}
+        return error, text[:300]
+    return "", text.strip()[:300] or f"HTTP {status}"
+
+
+def parse_retry_after(value: str | None, now: Callable[[], float] = time.time) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date), None when absent or unreadable."""
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(when.timestamp() - now(), 0.0)
+
+
+_rng = random.Random()
+
+
+def backoff(attempt: int) -> float:
+    """Full-jitter exponential back-off for attempt 1, 2, ..."""
+    ceiling = min(defaults.DATAVERSE_BACKOFF_BASE_S * (2 ** (attempt - 1)), defaults.DATAVERSE_BACKOFF_MAX_S)
+    return _rng.uniform(0, ceiling)
+
+
+def error_body(code: str, message: str) -> bytes:
+    """A Dataverse-shaped error body (for outcomes synthesised from a whole-request error)."""
+    return json.dumps({"error": {"code": code, "message": message}}).encode("utf-8")
+
+
+class WebApiClient:
+    """Sends Web API requests for one environment; thread-safe; all threads share one pause gate."""
+
+    def __init__(self, config: DataverseConfig, credential: TokenCredential, session: requests.Session | None = None,
+                 gate: PauseGate | None = None, concurrency: ConcurrencyLimit | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.config = config
+        self.credential = credential
+        self.session = session or _new_session(config.max_concurrency)
+        self.gate = gate or PauseGate()
+        self.concurrency = concurrency or ConcurrencyLimit(config.max_concurrency)
+        self.sleep = sleep
+        self._count_lock = threading.Lock()
+        self.requests_sent = 0  # every HTTP attempt, for logs and the benchmark
+
+    # --- tokens -------------------------------------------------------------------------------------
+    def _token(self) -> str:
+        # The SDK caches the token and refreshes it 300 s before expiry; asking per request costs nothing.
+        try:
+            token = self.credential.get_token(self.config.scope).token
+        except ClientAuthenticationError as exc:
+            raise AuthError(f"could not get a Dataverse token for {self.config.url}: {exc.message}") from None
+        except (ValueError, OSError) as exc:  # msal: bad authority / discovery failure; network below it
+            raise AuthError(f"could not get a Dataverse token for {self.config.url}: {exc}") from None
+        register_secret(token)
+        return token
+
+    # --- requests -----------------------------------------------------------------------------------
+    def url(self, path: str) -> str:
+        return path if path.startswith("https://") else f"{self.config.api_url}/{path.lstrip('/')}"
+
+    def request(self, method: str, path: str, *, body: bytes | None = None, json_body: Any = None,
+                headers: Mapping[str, str] | None = None, params: Mapping[str, str] | None = None,
+                ok: tuple[int, ...] = (200, 201, 204)) -> requests.Response:
+        """Send with retries; return a response whose status is in ``ok``, or raise from the taxonomy."""
+        if json_body is not None:
+            body = json.dumps(json_body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        all_headers = dict(ODATA_HEADERS)
+        if body is not None:
+            all_headers["Content-Type"] = "application/json; charset=utf-8"
+        all_headers.update(headers or {})
+        url = self.url(path)
+        attempt = 0
+        throttled_s = 0.0
+        retried_401 = False
+        while True:
+            response = self._send_once(method, url, body, all_headers, params)
+            if isinstance(response, Exception):
+                attempt += 1
+                if attempt > defaults.DATAVERSE_MAX_RETRIES:
+                    raise TransientError(f"Dataverse {method} {path}: {response} (after {attempt} attempts)")
+                self.sleep(backoff(attempt))
+                continue
+            status = response.status_code
+            if status in ok:
+                return response
+            if status == 429:
+                throttled_s += self._on_throttled(response, method, path, throttled_s)
+                continue
+            if status in TRANSIENT_STATUSES:
+                attempt += 1
+                if attempt > defaults.DATAVERSE_MAX_RETRIES:
+                    code, message = parse_error(status, response.content)
+                    raise TransientError(f"Dataverse {method} {path} -> HTTP {status} {code}: {message} "
+                                         f"(after {attempt} attempts)")
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                self.sleep(retry_after if retry_after is not None else backoff(attempt))
+                continue
+            if status == 401 and not retried_401:
+                # An expired token is replaced by the SDK on the next get_token; a refused one fails twice.
+                retried_401 = True
+                continue
+            code, message = parse_error(status, response.content)
+            if status in (401, 403):
+                raise AuthError(f"Dataverse {method} {path} -> HTTP {status} {code}: {message}")
+            raise DataverseError(status, code, message, method, path)
+
+    def _send_once(self, method: str, url: str, body: bytes | None, headers: dict[str, str],
+                   params: Mapping[str, str] | None) -> requests.Response | Exception:
+        token = self._token()
+        headers = {**headers, "Authorization": f"Bearer {token}"}
+        timeout = (defaults.DATAVERSE_CONNECT_TIMEOUT_S, defaults.DATAVERSE_READ_TIMEOUT_S)
+        with self.concurrency.slot():
+            self.gate.wait_open()
+            with self._count_lock:
+                self.requests_sent += 1
+            try:
+                response = self.session.request(method, url, data=body, headers=headers, params=params,
+                                                timeout=timeout, verify=self.config.verify, allow_redirects=False)
+            except requests.exceptions.SSLError as exc:
+                raise ConfigError(f"TLS verification of {self.config.url} failed (check dataverse.ca_bundle): "
+                                  f"{exc}") from None
+            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+                return exc
+        hint = response.headers.get(DOP_HINT_HEADER)
+        if hint and hint.strip().isdigit():
+            self.concurrency.hint(int(hint))
+        return response
+
+    def _on_throttled(self, response: requests.Response, method: str, path: str, waited_s: float) -> float:
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        wait = retry_after if retry_after is not None else defaults.DATAVERSE_RETRY_AFTER_DEFAULT_S
+        code, message = parse_error(429, response.content)
+        if wait > defaults.DATAVERSE_RETRY_AFTER_MAX_S or waited_s + wait > defaults.DATAVERSE_THROTTLE_BUDGET_S:
+            self.gate.pause(wait)
+            raise ThrottledError(f"Dataverse {method} {path} throttled ({code}: {message}); retry after "
+                                 f"{wait:.0f} s", retry_after=wait)
+        log.info("Dataverse throttled %s %s (%s); pausing all sends for %.1f s", method, path, code, wait)
+        self.gate.pause(wait)
+        return wait
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def _new_session(max_concurrency: int) -> requests.Session:
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=max_concurrency + 2, max_retries=0)
+    session.mount("https://", adapter)
+    # HTTPS only: a plain-http environment URL is refused by the config, and nothing is mounted for http.
+    session.mount("http://", _RefuseHttp())
+    return session
+
+
+class _RefuseHttp(requests.adapters.BaseAdapter):
+    def send(self, request: requests.PreparedRequest, *args: object, **kwargs: object) -> requests.Response:
+        raise ConfigError(f"refusing plain-http request to {request.url}: Dataverse is HTTPS only")
+
+    def close(self) -> None:
+        pass

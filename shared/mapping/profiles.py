@@ -1,0 +1,144 @@
+"""Default field maps per product line: data in the same shape as a connection's ``mapping`` section.
+
+A connection's section is laid over these (``config.merge_section``), so a tenant whose fields differ is fixed by
+configuration. Source names are the product's own (cloudsuite.md §2.3 M3, §3.4 CSI, §4 LN, §5 FSM); a dotted
+name (``AddressRef.City``) reads a flattened key or a nested object. docs/mapping.md shows these as tables.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_LN_CONTACT_FIELDS = {
+    "firstname": "FirstName", "lastname": "LastName", "fullname": "FullName", "emailaddress1": "Email",
+    "telephone1": "OfficePhone", "mobilephone": "MobilePhone", "jobtitle": "JobTitle",
+}
+_FSM_ADDRESS = "CurrentAddressRel.PostalAddress."
+
+PROFILES: dict[str, dict[str, Any]] = {
+    "m3": {
+        "kinds": {"supplier": "S", "customer": "C"},
+        "both": None,
+        "supplier": {
+            "id": ["SUNO"],
+            "fields": {
+                "name": "SUNM", "accountnumber": "SUNO",
+                "address1_line1": "ADR1", "address1_line2": "ADR2", "address1_line3": "ADR3",
+                "address1_city": "TOWN", "address1_stateorprovince": "ECAR", "address1_postalcode": "PONO",
+                "address1_country": "CSCD", "telephone1": "PHNO", "emailaddress1": "EMAL",
+            },
+            "status": {"field": "STAT", "inactive": ["90"]},
+            "contacts": [
+                {"id": "ref", "list": "LstSupplierRef", "key": ["RFTY", "RFID"],
+                 "fields": {"fullname": "YRE1", "emailaddress1": "EMAL", "telephone1": "PHNO"}},
+            ],
+        },
+        "customer": {
+            "id": ["CUNO"],
+            "fields": {
+                "name": "CUNM", "accountnumber": "CUNO",
+                "address1_line1": "CUA1", "address1_line2": "CUA2", "address1_line3": "CUA3",
+                "address1_city": "TOWN", "address1_stateorprovince": "ECAR", "address1_postalcode": "PONO",
+                "address1_country": "CSCD", "telephone1": "PHNO", "emailaddress1": "MAIL",
+            },
+            "status": {"field": "STAT", "inactive": ["90"]},
+            "contacts": [
+                {"id": "yref", "fields": {"fullname": "YREF", "emailaddress1": "MAIL", "telephone1": "PHNO"}},
+            ],
+        },
+    },
+    "csi": {
+        "kinds": {"supplier": "S", "customer": "C"},
+        "both": None,
+        "supplier": {
+            "id": ["VendNum"],
+            "fields": {
+                "name": "Name", "accountnumber": "VendNum",
+                "address1_line1": "VadAddr_1", "address1_line2": "VadAddr_2", "address1_line3": "VadAddr_3",
+                "address1_city": "VadCity", "address1_stateorprovince": "VadState", "address1_postalcode": "VadZip",
+                "address1_country": "VadCountry", "telephone1": "Phone", "emailaddress1": "ExternalEmailAddr",
+                "websiteurl": "InternetUrl",
+            },
+            "status": {"field": "Stat", "inactive": ["I"]},
+            "contacts": [
+                {"id": "contact",
+                 "fields": {"fullname": "Contact", "telephone1": "Phone", "emailaddress1": "ExternalEmailAddr"}},
+            ],
+        },
+        "customer": {
+            "id": ["CustNum"],
+            "fields": {
+                "name": "Name", "accountnumber": "CustNum",
+                "address1_line1": "Addr_1", "address1_line2": "Addr_2", "address1_line3": "Addr_3",
+                "address1_city": "City", "address1_stateorprovince": "State", "address1_postalcode": "Zip",
+                "address1_country": "Country", "telephone1": "Phone_1", "emailaddress1": "ExternalEmailAddr",
+                "websiteurl": "InternetUrl",
+            },
+            "status": None,
+            "contacts": [
+                {"id": f"contact{i}", "fields": {"fullname": f"Contact_{i}", "telephone1": f"Phone_{i}"}}
+                for i in (1, 2, 3)
+            ],
+        },
+    },
+    "ln": {
+        "kinds": {"supplier": "BP", "customer": "BP"},
+        "both": {"field": "BusinessPartnerRole", "values": ["CustomerAndSupplier", "4"], "use": "customer"},
+        "supplier": {},  # filled below: LN business partners map the same way in both roles
+        "customer": {},
+    },
+    "fsm": {
+        "kinds": {"supplier": "S", "customer": "C"},
+        "both": None,
+        "supplier": {
+            "id": ["VendorGroup", "Vendor"],
+            "fields": {
+                "name": "VendorName", "accountnumber": "Vendor",
+                "address1_line1": _FSM_ADDRESS + "DeliveryAddress.AddressLine1",
+                "address1_line2": _FSM_ADDRESS + "DeliveryAddress.AddressLine2",
+                "address1_line3": _FSM_ADDRESS + "DeliveryAddress.AddressLine3",
+                "address1_city": _FSM_ADDRESS + "Municipality",
+                "address1_stateorprovince": _FSM_ADDRESS + "StateProvince",
+                "address1_postalcode": _FSM_ADDRESS + "PostalCode",
+                "address1_country": _FSM_ADDRESS + "Country",
+            },
+            "status": None,
+            "contacts": [],
+        },
+        "customer": {
+            "id": ["Customer"],
+            "fields": {
+                "name": "CustomerName", "accountnumber": "Customer",
+                "address1_line1": _FSM_ADDRESS + "DeliveryAddress.AddressLine1",
+                "address1_line2": _FSM_ADDRESS + "DeliveryAddress.AddressLine2",
+                "address1_line3": _FSM_ADDRESS + "DeliveryAddress.AddressLine3",
+                "address1_city": _FSM_ADDRESS + "Municipality",
+                "address1_stateorprovince": _FSM_ADDRESS + "StateProvince",
+                "address1_postalcode": _FSM_ADDRESS + "PostalCode",
+                "address1_country": _FSM_ADDRESS + "Country",
+            },
+            "status": None,
+            "contacts": [],
+        },
+    },
+}
+
+_LN_PARTNER: dict[str, Any] = {
+    "id": ["BusinessPartner"],
+    "fields": {
+        "name": "Name", "accountnumber": "BusinessPartner",
+        "address1_line1": ["AddressRef.Street", "AddressRef.HouseNumber"],
+        "address1_city": {"first": ["AddressRef.CityDescription", "AddressRef.City"]},
+        "address1_stateorprovince": "AddressRef.StateProvince",
+        "address1_postalcode": "AddressRef.ZIPCodePostalCode",
+        "address1_country": "AddressRef.Country",
+        "telephone1": "PhoneNumber", "websiteurl": "Website",
+    },
+    "status": {"field": "BusinessPartnerStatus", "inactive": ["Inactive", "3"]},
+    "contacts": [
+        {"id": "contact", "list": "Contacts", "key": ["Contact"], "fields": dict(_LN_CONTACT_FIELDS),
+         "status": {"field": "Active", "inactive": ["false", "no", "0"]}},
+    ],
+}
+PROFILES["ln"]["supplier"] = _LN_PARTNER
+PROFILES["ln"]["customer"] = _LN_PARTNER
