@@ -15,11 +15,24 @@ STATE_TABLE = "syncstate"  # watermarks, run locks, record hashes, written batch
 AUDIT_TABLE = "syncaudit"  # the audit trail (runs, pages, batches, record outcomes)
 DEADLETTER_TABLE = "syncdeadletter"  # records and messages that need a person or a replay
 PAYLOAD_CONTAINER = "sync-payloads"  # claim-check blobs for batches too large for one queue message
+TABLE_TRANSACTION_MAX_OPS = 100  # Table storage limit on operations in one entity-group transaction
+TABLE_QUERY_PAGE = 1000  # Table storage returns at most 1,000 entities per response
+TABLE_FILTER_MAX_KEYS = 15  # Table storage allows at most 15 discrete comparisons in one $filter
+STATE_RANGE_SCAN_FACTOR = 3  # a page's key-range read may scan 3x its keys before switching to point filters
+POLL_LOCK_TTL_S = 15 * 60  # longer than functionTimeout (10 min): a crashed run's lock frees itself
+RECONCILE_INTERVAL_DAYS = 7.0  # weekly full scan finds hard deletes and covers products without change stamps
+RECONCILE_BATCH_ROWS = 500  # deactivation rows are tiny; half a Dataverse request each keeps messages small
+DEACTIVATED_HASH = "deactivated"  # state hash of an account we deactivated: any real mapping differs from it
+CONTACT_BATCH_DELAY_S = 5  # contacts bind their account: give the page's account batch a head start
+WRITE_DEFER_DELAY_S = 30  # a contact whose account is not there yet is retried after this delay
+WRITE_MAX_DEFERS = 5  # after this many deferrals the contact is dead-lettered with Dataverse's reason
 
 # --- Schedules (NCRONTAB, six fields, UTC) -------------------------------------------------------
 POLL_SCHEDULE = "0 */15 * * * *"  # every 15 min: fresh enough for master data, cheap on ION quotas
 REPLAY_SCHEDULE = "0 0 * * * *"  # hourly drain of poison queues; transient faults have usually cleared
 REPLAY_MAX_ATTEMPTS = 3  # after this many replays a message is parked for a person to look at
+REPLAY_REPORT_ITEMS = 100  # items listed in one replay answer; counts cover everything matched
+REPLAY_DRAIN_MAX_MESSAGES = 5000  # poison messages moved per timer run; the rest wait for the next run
 
 # --- HTTP ------------------------------------------------------------------------------------------
 CONNECT_TIMEOUT_S = 10.0  # a healthy gateway accepts a TLS connection in well under a second
@@ -62,6 +75,10 @@ DATAVERSE_BACKOFF_MAX_S = 30.0  # cap per back-off step inside one invocation
 DATAVERSE_RETRY_AFTER_DEFAULT_S = 2.0  # 429 without Retry-After: the documented 2^n start
 DATAVERSE_RETRY_AFTER_MAX_S = 120.0  # a longer wait is cheaper as a queue retry than a sleeping function
 DATAVERSE_THROTTLE_BUDGET_S = 240.0  # total 429 wait per request before handing back to the queue
+DATAVERSE_PACE_SAFETY = 0.9  # after a 429, send at 90% of the rate the server admitted: room for clock jitter
+DATAVERSE_PACE_BACKOFF = 1.5  # a second 429 despite pacing: slow down by half again at least
+DATAVERSE_PACE_RELAX = 0.002  # per send, the pace loosens 0.2% so a lifted limit is found again (~500 sends)
+DATAVERSE_PACE_HISTORY = 10_000  # send times remembered for learning the pace (covers a 6000/5 min window)
 DATAVERSE_TRANSIENT_PART_RETRIES = 3  # re-sends of $batch parts that came back 5xx/429 or missing
 DATAVERSE_PROVISION_TIMEOUT_S = 600.0  # alternate-key index jobs on large tables take minutes
 DATAVERSE_PROVISION_POLL_S = 2.0  # EntityKeyIndexStatus poll interval while waiting for Active

@@ -17,7 +17,7 @@ MASK = "***"
 _MIN_SECRET_LEN = 6
 
 # Names of secret fields (not secrets themselves).
-_SECRET_NAMES = (
+_SENSITIVE_FIELDS = (
     r"access_token|refresh_token|id_token|client_secret|password|sask|saak|cs|secret|token|"
     r"x-identity-header|api[_-]?key|sig|accountkey"
 )
@@ -26,11 +26,11 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)(bearer|basic)\s+[^\s'\",}]+"), rf"\1\2 {MASK}"),
     (re.compile(r"(?i)\bbearer\s+[A-Za-z0-9\-._~+/]{8,}=*"), f"Bearer {MASK}"),
     # "name": "value" in JSON
-    (re.compile(rf"(?i)(\"(?:{_SECRET_NAMES})\"\s*:\s*\")[^\"]*(\")"), rf"\1{MASK}\2"),
+    (re.compile(rf"(?i)(\"(?:{_SENSITIVE_FIELDS})\"\s*:\s*\")[^\"]*(\")"), rf"\1{MASK}\2"),
     # 'name': 'value' in Python reprs
-    (re.compile(rf"(?i)('(?:{_SECRET_NAMES})'\s*:\s*')[^']*(')"), rf"\1{MASK}\2"),
+    (re.compile(rf"(?i)('(?:{_SENSITIVE_FIELDS})'\s*:\s*')[^']*(')"), rf"\1{MASK}\2"),
     # name=value in form bodies, query strings and connection strings
-    (re.compile(rf"(?i)(\b(?:{_SECRET_NAMES})=)[^&\s;'\"]+"), rf"\1{MASK}"),
+    (re.compile(rf"(?i)(\b(?:{_SENSITIVE_FIELDS})=)[^&\s;'\"]+"), rf"\1{MASK}"),
 )
 
 _lock = threading.Lock()

@@ -11,7 +11,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from azure.data.tables import TableClient, TableServiceClient
-from azure.storage.queue import BinaryBase64DecodePolicy, QueueClient, TextBase64EncodePolicy
+from azure.storage.queue import BinaryBase64DecodePolicy, BinaryBase64EncodePolicy, QueueClient
 
 from shared.config import AppSettings, StorageSettings
 
@@ -37,12 +37,12 @@ def _identity(storage: StorageSettings) -> TokenCredential:
 
 
 def queue_client(settings: AppSettings, name: str) -> QueueClient:
-    """A base64-encoding client for queue ``name`` (cached)."""
+    """A client for queue ``name`` that sends and receives bytes, base64-encoded on the wire (cached)."""
     storage = settings.storage
     key = (storage, name)
     with _lock:
         if key not in _queues:
-            policies = {"message_encode_policy": TextBase64EncodePolicy(),
+            policies = {"message_encode_policy": BinaryBase64EncodePolicy(),
                         "message_decode_policy": BinaryBase64DecodePolicy()}
             if storage.connection_string:
                 client = QueueClient.from_connection_string(storage.connection_string, name, **policies)

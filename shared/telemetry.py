@@ -22,7 +22,8 @@ from datetime import UTC, date, datetime, timedelta
 
 from shared.redaction import redact
 
-# Identity of every record-carrying event; first in each line after ``event``.
+# Identity of the work an event is about; first in each line after ``event`` (a dead-lettered message that cannot
+# be decoded has none, so the dead-letter events make them optional).
 _IDENTITY = ("job_id", "connection", "entity")
 
 
@@ -36,7 +37,9 @@ class EventSpec:
 
     @property
     def fields(self) -> tuple[str, ...]:
-        return self.required + self.optional
+        """Every field, in line order: the identity fields first, then required, then optional ones."""
+        rest = tuple(f for f in self.required + self.optional if f not in _IDENTITY)
+        return tuple(f for f in _IDENTITY if f in self.required + self.optional) + rest
 
 
 EVENTS: Mapping[str, EventSpec] = {
@@ -67,16 +70,16 @@ EVENTS: Mapping[str, EventSpec] = {
         ("connection", "reason", "expires_in_s", "duration_ms", "error_class")),
     "deadletter.added": EventSpec(
         "A record or message was dead-lettered (stage=transform|write|queue) with its reason.",
-        (*_IDENTITY, "stage", "reason"),
-        ("record_key", "batch_id", "page_id", "error_class", "records", "source")),
+        ("stage", "reason"),
+        (*_IDENTITY, "record_key", "batch_id", "page_id", "error_class", "records", "source")),
     "deadletter.replayed": EventSpec(
         "A dead-lettered message or record was sent back to its origin queue (dry_run=true: would have been).",
-        (*_IDENTITY, "source", "target"),
-        ("record_key", "replay_count", "trigger", "dry_run")),
+        ("source", "target"),
+        (*_IDENTITY, "record_key", "replay_count", "trigger", "dry_run")),
     "deadletter.parked": EventSpec(
         "A dead-lettered item exceeded REPLAY_MAX_ATTEMPTS and waits for a person.",
-        (*_IDENTITY, "source", "replay_count"),
-        ("record_key", "reason", "trigger")),
+        ("source", "replay_count"),
+        (*_IDENTITY, "record_key", "reason", "trigger")),
     "replay.completed": EventSpec(
         "A replay run (trigger=http|timer) ended.",
         ("trigger", "outcome"),

@@ -173,18 +173,17 @@ class Generator:
     def rng(self, number: int, salt: str = "") -> random.Random:
         return random.Random(f"{self.seed}:{self.tenant}:{self.area}:{self.entity}:{number}:{salt}")
 
-    def many(self, count: int) -> list[Company]:
-        # One stream for the bulk (fast); numbers are positions, so make(n) below is only used for new records.
-        rng = random.Random(f"{self.seed}:{self.tenant}:{self.area}:{self.entity}")
-        return [self._company(rng, n) for n in range(1, count + 1)]
+    def stream(self) -> random.Random:
+        # One stream for the bulk: seeding a Random per record would cost more than generating the record.
+        return random.Random(f"{self.seed}:{self.tenant}:{self.area}:{self.entity}")
 
     def make(self, number: int) -> Company:
         """A fresh company for a record added at run time (stamped now)."""
-        company = self._company(self.rng(number, "added"), number)
+        company = self.company(self.rng(number, "added"), number)
         company.created_s = company.changed_s = self.now_s
         return company
 
-    def _company(self, rng: random.Random, number: int) -> Company:
+    def company(self, rng: random.Random, number: int) -> Company:
         if number <= len(_PINNED):
             name, code = _PINNED[number - 1]
         else:
@@ -257,18 +256,24 @@ def _digits(rng: random.Random, pattern: str) -> str:
     return "".join(next(digits) if ch == "#" else ch for ch in pattern)
 
 
-def generate(seed: int, tenant: str, area: str, suppliers: int, customers: int, *, now_s: float,
-             shared_every: int = 10, include_cjk: bool = True) -> dict[str, list[Company]]:
-    """Suppliers and customers of one data area; every ``shared_every``-th customer is supplier of the same number."""
-    sup = Generator(seed, tenant, area, "supplier", now_s=now_s, include_cjk=include_cjk).many(suppliers)
-    cus = Generator(seed, tenant, area, "customer", now_s=now_s, include_cjk=include_cjk).many(customers)
-    if shared_every > 0:
-        for company in cus:
-            if company.number % shared_every == 0 and company.number <= len(sup):
-                twin = sup[company.number - 1]
-                twin.shared = True
-                company.name, company.address, company.contacts = twin.name, twin.address, twin.contacts
-                company.phone, company.fax, company.email, company.url = twin.phone, twin.fax, twin.email, twin.url
-                company.vat, company.currency, company.language = twin.vat, twin.currency, twin.language
-                company.shared = True
-    return {"supplier": sup, "customer": cus}
+def generate(seed: int, tenant: str, area: str, entity: str, count: int, other_count: int, *, now_s: float,
+             shared_every: int = 10, include_cjk: bool = True) -> list[Company]:
+    """``count`` companies of one entity in one data area.
+
+    Position n with ``n % shared_every == 0`` (and n within both entities' counts) is a company that is both
+    supplier and customer: it comes from a "shared" stream that both entities read in the same order, so each
+    entity can be generated alone (a 100k-supplier benchmark never pays for customers).
+    """
+    own = Generator(seed, tenant, area, entity, now_s=now_s, include_cjk=include_cjk)
+    twin = Generator(seed, tenant, area, "shared", now_s=now_s, include_cjk=include_cjk)
+    own_rng, twin_rng = own.stream(), twin.stream()
+    limit = min(count, other_count)
+    out = []
+    for n in range(1, count + 1):
+        if shared_every > 0 and n % shared_every == 0 and n <= limit:
+            company = twin.company(twin_rng, n)
+            company.shared = True
+        else:
+            company = own.company(own_rng, n)
+        out.append(company)
+    return out

@@ -34,6 +34,7 @@ class Context:
 
     base: str  # https://127.0.0.1:port/api/data/v9.2/
     content_ids: dict[str, str] = field(default_factory=dict)  # "1" -> "accounts(<guid>)"
+    txn: Txn | None = None  # the change set's undo log: successful operations hand their undo entries to it
 
 
 @dataclass
@@ -88,6 +89,16 @@ class Txn:
     def put(self, table: str, row_id: str, row: dict[str, Any]) -> None:
         self.undo.append((table, row_id, self.store.rows[table].get(row_id)))
         self.store._put(table, row_id, row)
+
+    def delete(self, table: str, row_id: str) -> None:
+        self.undo.append((table, row_id, self.store.rows[table].get(row_id)))
+        self.store._delete(table, row_id)
+
+    def commit(self, ctx: Context) -> None:
+        """Keep the undo entries in the surrounding change set, if any (it may still roll back)."""
+        if ctx.txn is not None:
+            ctx.txn.undo.extend(self.undo)
+        self.undo = []
 
     def rollback(self) -> None:
         for table, row_id, old in reversed(self.undo):

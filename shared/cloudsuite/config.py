@@ -21,8 +21,9 @@ ENRICHMENTS = ("addresses", "contacts")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")  # field/property names; also keeps quotes out of queries
 
 # --- per-product defaults: the reference's documented names (section numbers in comments) ----------------
-M3_RETURNCOLS = {  # 2.3: LstByNumber outputs; customers carry address, phone and e-mail on the list itself
-    "supplier": ("SUNO", "SUNM", "STAT", "PHNO", "TFNO", "CSCD", "ECAR", "LNCD", "VRNO", "SUTY", "ALSU"),
+M3_RETURNCOLS = {  # 2.3: CRS620MI/LstSuppliers and CRS610MI/LstByNumber outputs (customers carry address and e-mail)
+    "supplier": ("SUNO", "SUNM", "STAT", "PHNO", "CSCD", "ECAR", "LNCD", "VRNO", "SUTY", "SUCL", "CUCD", "TEPY",
+                 "TINO"),
     "customer": ("CUNO", "CUNM", "CUA1", "CUA2", "CUA3", "CUA4", "PONO", "TOWN", "ECAR", "CSCD", "PHNO", "PHN2",
                  "TFNO", "MAIL", "YREF", "STAT", "LNCD", "CUCD", "VRNO", "CUTP"),
 }
@@ -62,6 +63,7 @@ class M3Config:
     change_detection: str = "lmts"  # lmts | exportmi | none (full scan)
     returncols: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: dict(M3_RETURNCOLS))
     exportmi_separator: str = "|"  # EXPORTMI SEPC; a character that never occurs in master data
+    timezone: str = "UTC"  # zone of M3's LMDT dates (EXPORTMI change detection)
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,7 @@ class CloudSuiteConfig:
     max_pages: int = defaults.CLOUDSUITE_MAX_PAGES
     overlap_s: float = defaults.CLOUDSUITE_WATERMARK_OVERLAP_S
     enrich: frozenset[str] = frozenset()  # addresses / contacts; off by default (see docs in client.py)
-    token_client_auth: str = "body"  # body | basic: where client_id/secret go in token requests
+    token_client_auth: str = "body"  # noqa: S105 - body | basic: where client_id/secret go in token requests
     token_refresh_share: float = defaults.CLOUDSUITE_TOKEN_REFRESH_SHARE
     token_safety_margin_s: float = defaults.CLOUDSUITE_TOKEN_SAFETY_MARGIN_S
     connect_timeout_s: float = defaults.CONNECT_TIMEOUT_S
@@ -156,6 +158,14 @@ class _Parser:
         if not low <= value <= high:
             raise self.fail(key, f"must be between {low} and {high}")
         return value
+
+    def zone(self, raw: Mapping[str, Any], key: str, path: str, default: str) -> str:
+        zone = self.string(raw, key, path, default)
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise self.fail(path, "must be an IANA time zone name such as 'Europe/Berlin'") from None
+        return zone
 
     def names(self, value: Any, path: str) -> tuple[str, ...]:
         if isinstance(value, str) or not isinstance(value, Sequence) or not value:
@@ -238,17 +248,14 @@ class _Parser:
                                          ("lmts", "exportmi", "none")),
             returncols=self.per_entity_names(raw, "returncols", "m3.returncols", M3_RETURNCOLS),
             exportmi_separator=sep,
+            timezone=self.zone(raw, "timezone", "m3.timezone", "UTC"),
         )
 
     def csi(self, raw: Mapping[str, Any], required: bool) -> CSIConfig:
         mongoose = self.string(raw, "mongoose_config", "csi.mongoose_config", "")
         if required and not mongoose:
             raise self.fail("csi.mongoose_config", "is required for product csi (the X-Infor-MongooseConfig value)")
-        zone = self.string(raw, "site_timezone", "csi.site_timezone", defaults.CLOUDSUITE_MONGOOSE_TIMEZONE)
-        try:
-            ZoneInfo(zone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise self.fail("csi.site_timezone", "must be an IANA time zone name such as 'Europe/Berlin'") from None
+        zone = self.zone(raw, "site_timezone", "csi.site_timezone", defaults.CLOUDSUITE_MONGOOSE_TIMEZONE)
         address_date = raw.get("address_date", True)
         if not isinstance(address_date, bool):
             raise self.fail("csi.address_date", "must be true or false")

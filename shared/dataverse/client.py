@@ -177,7 +177,7 @@ class WebApiClient:
         headers = {**headers, "Authorization": f"Bearer {token}"}
         timeout = (defaults.DATAVERSE_CONNECT_TIMEOUT_S, defaults.DATAVERSE_READ_TIMEOUT_S)
         with self.concurrency.slot():
-            self.gate.wait_open()
+            sent_at = self.gate.wait_open()
             with self._count_lock:
                 self.requests_sent += 1
             try:
@@ -188,6 +188,7 @@ class WebApiClient:
                                   f"{exc}") from None
             except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
                 return exc
+        response.sent_at = sent_at  # type: ignore[attr-defined]  # for the pause gate's pace
         hint = response.headers.get(DOP_HINT_HEADER)
         if hint and hint.strip().isdigit():
             self.concurrency.hint(int(hint))
@@ -198,11 +199,11 @@ class WebApiClient:
         wait = retry_after if retry_after is not None else defaults.DATAVERSE_RETRY_AFTER_DEFAULT_S
         code, message = parse_error(429, response.content)
         if wait > defaults.DATAVERSE_RETRY_AFTER_MAX_S or waited_s + wait > defaults.DATAVERSE_THROTTLE_BUDGET_S:
-            self.gate.pause(wait)
+            self.gate.pause(wait, getattr(response, "sent_at", None))
             raise ThrottledError(f"Dataverse {method} {path} throttled ({code}: {message}); retry after "
                                  f"{wait:.0f} s", retry_after=wait)
         log.info("Dataverse throttled %s %s (%s); pausing all sends for %.1f s", method, path, code, wait)
-        self.gate.pause(wait)
+        self.gate.pause(wait, getattr(response, "sent_at", None))
         return wait
 
     def close(self) -> None:

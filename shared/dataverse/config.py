@@ -38,7 +38,7 @@ class DataverseConfig:
     disable_instance_discovery: bool = False  # True for private authorities (the simulator, sovereign clouds)
     ca_bundle: str | None = None  # extra trusted CA (simulator); verification is never switched off
     key_columns: Mapping[str, tuple[str, ...]] = field(
-        default_factory=lambda: {t: (defaults.DATAVERSE_KEY_COLUMN,) for t in TABLES})
+        default_factory=lambda: dict.fromkeys(TABLES, (defaults.DATAVERSE_KEY_COLUMN,)))
     mode: Mode = Mode.AUTO
     max_request_bytes: int = defaults.DATAVERSE_MAX_REQUEST_BYTES
     max_operations: int = defaults.DATAVERSE_MAX_OPERATIONS

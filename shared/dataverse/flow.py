@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from contextlib import contextmanager
 
@@ -12,30 +13,67 @@ from shared import defaults
 
 
 class PauseGate:
-    """After a 429 every sender waits until the Retry-After has passed; requests already on the wire finish."""
+    """Throttling shared by every sender of one environment.
+
+    After a 429 every sender waits until the Retry-After has passed (requests already on the wire finish). The
+    gate also learns a pace from the 429: the sends the server admitted during the last Retry-After span are
+    what it tolerates, so later sends are spaced to a little under that rate instead of bursting into the
+    limit again (each request that arrives during a wait lengthens it). The pace relaxes slowly with every send,
+    so a limit that was lifted is found again.
+    """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._cond = threading.Condition()
         self._resume_at = 0.0
+        self._next_at = 0.0  # earliest next send under the learned pace
+        self._interval = 0.0  # learned seconds between sends; 0 = not paced
+        self._episode_at = -1.0  # when the latest 429 episode began (429s for earlier sends belong to it)
+        self._episode_wait = 0.0  # shortest Retry-After of the episode (the others include race penalties)
+        self._interval_before = 0.0  # the pace before the episode began
+        self._sent: deque[float] = deque(maxlen=defaults.DATAVERSE_PACE_HISTORY)
 
-    def pause(self, seconds: float) -> None:
+    @property
+    def interval(self) -> float:
+        return self._interval
+
+    def pause(self, seconds: float, sent_at: float | None = None) -> None:
+        """A request sent at ``sent_at`` (a ``wait_open`` result) was throttled for ``seconds``."""
         with self._cond:
-            self._resume_at = max(self._resume_at, self._clock() + max(seconds, 0.0))
+            now = self._clock()
+            self._resume_at = max(self._resume_at, now + max(seconds, 0.0))
+            if sent_at is not None and seconds > 0:
+                self._learn(now, seconds, sent_at)
             self._cond.notify_all()
+
+    def _learn(self, now: float, seconds: float, sent_at: float) -> None:
+        if sent_at >= self._episode_at:  # sent after the last episode began: a new episode
+            self._episode_at, self._episode_wait, self._interval_before = now, seconds, self._interval
+        else:  # sent before we knew: its longer wait is the server's penalty for the race, not the limit
+            self._episode_wait = min(self._episode_wait, seconds)
+        start, window = self._episode_at, self._episode_wait
+        admitted = sum(1 for t in self._sent if start - window < t < start)
+        learned = window / (max(admitted, 1) * defaults.DATAVERSE_PACE_SAFETY)
+        self._interval = max(learned, self._interval_before * defaults.DATAVERSE_PACE_BACKOFF)
 
     def remaining(self) -> float:
         with self._cond:
             return max(self._resume_at - self._clock(), 0.0)
 
-    def wait_open(self) -> None:
-        """Block while paused (a pause set during the wait extends it)."""
+    def wait_open(self) -> float:
+        """Block while paused or until the pace allows the next send; return the send time."""
         with self._cond:
             while True:
-                wait = self._resume_at - self._clock()
+                now = self._clock()
+                wait = max(self._resume_at, self._next_at) - now
                 if wait <= 0:
-                    return
+                    break
                 self._cond.wait(timeout=wait)
+            if self._interval:
+                self._next_at = now + self._interval
+                self._interval *= 1.0 - defaults.DATAVERSE_PACE_RELAX
+            self._sent.append(now)
+            return now
 
 
 class ConcurrencyLimit:

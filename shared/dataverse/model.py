@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
@@ -28,7 +28,7 @@ CODE_SUPERSEDED = "cssync.superseded"
 CODE_KEY_NOT_FOUND = "0x80060891"
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """What happened to one record."""
 
     CREATED = "created"  # Dataverse created it (known only when it told us: $batch with representation)
@@ -110,7 +110,7 @@ class Limits:
             raise ValueError(f"max_operations must be between 1 and {defaults.DATAVERSE_MAX_OPERATIONS}")
 
 
-class Mode(str, Enum):
+class Mode(StrEnum):
     """How records are sent: UpsertMultiple (fewest bytes) or $batch of PATCHes (per-operation results)."""
 
     AUTO = "auto"  # UpsertMultiple where the environment supports it, else $batch

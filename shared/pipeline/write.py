@@ -1,10 +1,138 @@
-"""write_dataverse's logic: upsert one write batch and record per-record outcomes."""
+"""write_dataverse's logic: upsert one write batch and record per-record outcomes, state and audit rows.
+
+A batch id already marked written is skipped (a redelivered message changes nothing). Records Dataverse
+rejects for a data reason are dead-lettered with Dataverse's code and message while the rest lands;
+contacts whose account is not there yet are re-enqueued with a delay; transient failures propagate so the
+host retries the message (and after maxDequeueCount poisons it, for replay_deadletter to drain).
+"""
 
 from __future__ import annotations
 
+import logging
+import time
+from dataclasses import asdict, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from shared import audit, defaults, messages, state
 from shared.config import AppSettings
+from shared.messages import MessageError, WriteMessage, WriteRow
+from shared.pipeline.deadletters import dead_letter_row, park_undecodable
+from shared.pipeline.runtime import Runtime, runtime
+from shared.telemetry import log_event
+
+log = logging.getLogger("pipeline.write")
 
 
-def handle_write_message(settings: AppSettings, body: bytes, *, dequeue_count: int) -> None:
-    """Write one batch message (not implemented yet: see issue 5)."""
-    raise NotImplementedError("the write pipeline is not implemented yet (issue 5)")
+def handle_write_message(settings: AppSettings, body: bytes, *, dequeue_count: int) -> dict[str, int] | None:
+    """Decode and write one batch message; an undecodable message is parked, not retried."""
+    rt = runtime(settings)
+    try:
+        message = messages.decode(body, rt.get_blob)
+    except MessageError as exc:
+        park_undecodable(rt, defaults.WRITES_QUEUE, body, exc)
+        return None
+    if not isinstance(message, WriteMessage):
+        wrong = MessageError(f"expected a write message, got {message.schema}")
+        park_undecodable(rt, defaults.WRITES_QUEUE, body, wrong)
+        return None
+    counts = write_batch(rt, message, dequeue_count=dequeue_count)
+    rt.delete_blob(messages.claim_blob(body))
+    return counts
+
+
+def write_batch(rt: Runtime, msg: WriteMessage, *, dequeue_count: int = 1) -> dict[str, int]:
+    started = time.monotonic()
+    conn = rt.connection(msg.connection)
+    if state.batch_written(rt.state, conn.name, msg.batch_id):
+        audit.write_batch(rt.audit, msg.job_id, f"{msg.batch_id}|dup{dequeue_count}", duplicate=True,
+                          rows=len(msg.rows), dequeue_count=dequeue_count)
+        log_event(log, "write.completed", job_id=msg.job_id, connection=msg.connection, entity=msg.entity,
+                  outcome="skipped", batch_id=msg.batch_id, dequeue_count=dequeue_count, written=0,
+                  reason="batch already written (redelivery)")
+        return {"written": 0, "failed": 0, "deferred": 0, "duplicate": 1}
+    from shared.dataverse import Status, UpsertRecord
+
+    writer = rt.writer(conn)
+    requests_before = writer.requests_sent
+    records = [UpsertRecord(table=r.table, key=r.key, payload=r.payload, ref=r.ref, parent_key=r.parent_key)
+               for r in msg.rows]
+    outcomes = writer.upsert(records)  # TransientError propagates: the host retries the whole message
+    by_ref = {r.ref: r for r in msg.rows}
+    counts = {"written": 0, "created": 0, "updated": 0, "failed": 0, "deferred": 0}
+    state_rows, audit_rows, deferred = [], [], []
+    written_at = state.now_iso()
+    for outcome in outcomes:
+        row = by_ref[outcome.ref]
+        common = {"job_id": msg.job_id, "batch_id": msg.batch_id, "entity": msg.entity, "outcome": str(outcome.status)}
+        if outcome.status.written or outcome.status is Status.SUPERSEDED:
+            counts["written"] += 1
+            counts["created"] += outcome.status is Status.CREATED
+            counts["updated"] += outcome.status is Status.UPDATED
+            state_rows.append(state.record_state_row(
+                conn.name, row.table, row.ref, hash=row.hash, record_id=outcome.record_id, source_key=row.ref,
+                written_at=written_at, deactivated=row.hash == defaults.DEACTIVATED_HASH,
+                source_changed_at=row.source_changed_at, polled_at=msg.polled_at or None, reason="", code="",
+                **common))
+            audit_rows.append(audit.record_row(msg.job_id, row.table, row.ref, msg.batch_id, hash=row.hash,
+                                               record_id=outcome.record_id, source_changed_at=row.source_changed_at,
+                                               polled_at=msg.polled_at or None, **common))
+        elif outcome.status is Status.DEFERRED:
+            counts["deferred"] += 1
+            deferred.append((row, outcome))
+        else:
+            counts["failed"] += 1
+            dead_letter_row(rt, msg.job_id, msg.connection, msg.entity, msg.batch_id, row, outcome.code,
+                             outcome.message, msg.replay_count)
+            state_rows.append(state.record_state_row(conn.name, row.table, row.ref, source_key=row.ref,
+                                                     reason=outcome.message, code=outcome.code, **common))
+            audit_rows.append(audit.record_row(msg.job_id, row.table, row.ref, msg.batch_id, code=outcome.code,
+                                               reason=outcome.message, **common))
+    if deferred:
+        _defer(rt, msg, deferred, audit_rows)
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for row in state_rows:
+        grouped.setdefault(row["PartitionKey"], []).append(row)
+    state.submit_in_transactions(rt.state, grouped)
+    audit.write_rows(rt.audit, audit_rows)
+    requests = writer.requests_sent - requests_before
+    state.mark_batch_written(rt.state, conn.name, msg.batch_id, msg.job_id, counts)
+    audit.write_batch(rt.audit, msg.job_id, msg.batch_id, rows=len(msg.rows), table=msg.table, requests=requests,
+                      dequeue_count=dequeue_count, replay_count=msg.replay_count, **counts)
+    log_event(log, "write.completed", job_id=msg.job_id, connection=msg.connection, entity=msg.entity,
+              outcome="ok" if not (counts["failed"] or counts["deferred"]) else "partial", batch_id=msg.batch_id,
+              dequeue_count=dequeue_count, written=counts["written"], created=counts["created"],
+              updated=counts["updated"], failed=counts["failed"], deferred=counts["deferred"], requests=requests,
+              duration_ms=int((time.monotonic() - started) * 1000))
+    _log_lag(msg, counts["written"])
+    return counts
+
+
+def _defer(rt: Runtime, msg: WriteMessage, deferred: list[tuple[WriteRow, Any]], audit_rows: list[dict]) -> None:
+    """Re-enqueue contacts whose account does not exist yet; dead-letter them after too many tries."""
+    if msg.defer_count + 1 > defaults.WRITE_MAX_DEFERS:
+        for row, outcome in deferred:
+            reason = f"parent account still missing after {defaults.WRITE_MAX_DEFERS} retries: {outcome.message}"
+            dead_letter_row(rt, msg.job_id, msg.connection, msg.entity, msg.batch_id, row, outcome.code, reason,
+                             msg.replay_count)
+        return
+    rows = [row for row, _ in deferred]
+    retry = replace(msg, rows=rows, batch_id=f"{msg.batch_id[:40]}-d{msg.defer_count + 1}",
+                    defer_count=msg.defer_count + 1)
+    rt.send(defaults.WRITES_QUEUE, retry, delay_s=defaults.WRITE_DEFER_DELAY_S)
+    for row, outcome in deferred:
+        audit_rows.append(audit.record_row(msg.job_id, row.table, row.ref, msg.batch_id, outcome="deferred",
+                                           code=outcome.code, reason=outcome.message, retry_batch=retry.batch_id))
+
+
+def _log_lag(msg: WriteMessage, written: int) -> None:
+    if not written or not msg.polled_at:
+        return
+    polled = datetime.fromisoformat(msg.polled_at.replace("Z", "+00:00"))
+    lag = (datetime.now(UTC) - polled).total_seconds()
+    log_event(log, "sync.lag", job_id=msg.job_id, connection=msg.connection, entity=msg.entity, records=written,
+              lag_max_s=round(lag, 3), batch_id=msg.batch_id)
+
+
+def row_document(row: WriteRow) -> dict[str, Any]:
+    return asdict(row)

@@ -1,0 +1,82 @@
+"""Flow control and error parsing: pure pieces of the client, with exact values."""
+
+from __future__ import annotations
+
+import threading
+
+from shared.dataverse.client import parse_error, parse_retry_after
+from shared.dataverse.flow import ConcurrencyLimit, InFlightKeys, PauseGate
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_pause_gate_keeps_the_longest_pause() -> None:
+    clock = FakeClock()
+    gate = PauseGate(clock)
+    gate.pause(5)
+    gate.pause(2)
+    assert gate.remaining() == 5
+    clock.now += 4
+    assert gate.remaining() == 1
+    clock.now += 1
+    gate.wait_open()  # open: returns at once
+
+
+def test_pause_gate_blocks_other_threads_until_resumed() -> None:
+    gate = PauseGate()
+    gate.pause(0.2)
+    passed = threading.Event()
+    thread = threading.Thread(target=lambda: (gate.wait_open(), passed.set()))
+    thread.start()
+    assert not passed.wait(0.05)  # still paused
+    assert passed.wait(2.0)
+    thread.join()
+
+
+def test_concurrency_limit_follows_the_dop_hint_within_the_cap() -> None:
+    limit = ConcurrencyLimit(cap=4)
+    assert limit.limit == 1
+    limit.hint(50)
+    assert limit.limit == 4
+    limit.hint(2)
+    assert limit.limit == 2
+    limit.hint(0)
+    assert limit.limit == 1
+
+
+def test_in_flight_keys_serialise_requests_sharing_a_record() -> None:
+    keys = InFlightKeys()
+    order: list[str] = []
+
+    def second() -> None:
+        with keys.hold(["b", "c"]):
+            order.append("second")
+
+    with keys.hold(["a", "b"]):
+        thread = threading.Thread(target=second)
+        thread.start()
+        thread.join(0.05)  # it must still be waiting for "b"
+        order.append("first")
+    thread.join(2.0)
+    assert order == ["first", "second"]
+
+
+def test_dataverse_error_bodies_yield_code_and_message() -> None:
+    body = b'{"error":{"code":"0x80044331","message":"A validation error occurred."}}'
+    assert parse_error(400, body) == ("0x80044331", "A validation error occurred.")
+    assert parse_error(502, b"<html>Bad gateway</html>") == ("", "<html>Bad gateway</html>")
+    assert parse_error(500, b"") == ("", "HTTP 500")
+
+
+def test_retry_after_accepts_seconds_and_http_dates() -> None:
+    assert parse_retry_after("27") == 27.0
+    assert parse_retry_after("0.5") == 0.5
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now=lambda: 1445412480.0) == 10.0
+    assert parse_retry_after("soon") is None

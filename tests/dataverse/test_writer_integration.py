@@ -1,0 +1,180 @@
+"""The writer against the HTTPS simulator: every good record lands once, every bad one is isolated with
+Dataverse's own code, limits hold on the wire, throttling is respected."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from shared import defaults
+from shared.dataverse import DataverseWriter, Status
+from shared.errors import AuthError, TransientError
+from tests.dataverse.conftest import CLIENT_SECRET, account, config_for, contact, make_sim, writer_for
+
+pytestmark = pytest.mark.integration
+
+VOLATILE = {"modifiedon", "versionnumber"}
+
+
+def stable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(({k: v for k, v in r.items() if k not in VOLATILE} for r in rows),
+                  key=lambda r: r["cssync_sourcekey"])
+
+
+def data_requests(sim: Any) -> list[Any]:
+    return [r for r in sim.requests(r"^/api/data/v9\.2/") if r.info.get("kind") not in ("sdkmessagefilters",)]
+
+
+def test_ten_thousand_accounts_and_contacts_land_exactly_once_and_resending_changes_nothing(sim: Any) -> None:
+    accounts = [account(f"SUP-{i:05d}") for i in range(5000)]
+    contacts = [contact(f"SUP-{i:05d}-01", parent=f"SUP-{i:05d}") for i in range(5000)]
+    writer = writer_for(sim)
+    outcomes = writer.upsert(accounts + contacts)
+    assert [o.ref for o in outcomes] == [r.ref for r in accounts + contacts]
+    assert {o.status for o in outcomes} == {Status.UPSERTED}
+    assert len(sim.rows("account")) == 5000 and len(sim.rows("contact")) == 5000
+    ids = {r["cssync_sourcekey"]: r["accountid"] for r in sim.rows("account")}
+    assert all(c["parentcustomerid"] == ids[c["cssync_sourcekey"][:-3]] for c in sim.rows("contact"))
+    first = (stable(sim.rows("account")), stable(sim.rows("contact")))
+
+    assert all(o.status is Status.UPSERTED for o in writer.upsert(accounts + contacts))
+    assert (stable(sim.rows("account")), stable(sim.rows("contact"))) == first
+
+    sent = data_requests(sim)
+    assert all(r.status == 204 for r in sent)
+    assert max(r.request_bytes for r in sent) <= defaults.DATAVERSE_MAX_REQUEST_BYTES
+    assert max(r.info["operations"] for r in sent) <= defaults.DATAVERSE_MAX_OPERATIONS
+    assert sum(r.info["operations"] for r in sent) == 20000  # nothing sent twice
+
+
+def test_one_invalid_record_in_500_is_isolated_with_dataverses_code_and_the_other_499_land(sim: Any) -> None:
+    records = [account(f"A{i:03d}") for i in range(500)]
+    records[237] = account("A237", name="x" * 161)  # account.name holds 160 characters
+    outcomes = DataverseWriter(config_for(sim), secret=CLIENT_SECRET).upsert(records)
+    bad = [o for o in outcomes if o.status is Status.FAILED]
+    assert [(o.ref, o.code, o.retryable) for o in bad] == [("account:A237", "0x80044331", False)]
+    assert "exceeded the maximum allowed length of '160'" in bad[0].message
+    assert sum(o.status.written for o in outcomes) == 499
+    assert len(sim.rows("account")) == 499 and sim.row_by_key("account", cssync_sourcekey="A237") is None
+    # one refused UpsertMultiple, then $batch with per-operation results (no bisection cascade)
+    assert len(data_requests(sim)) <= 4
+
+
+def test_a_plugin_rejection_comes_back_with_the_plugin_code(sim: Any) -> None:
+    sim.poison("account", "address1_city", "Poisonville")
+    records = [account("P1"), account("P2", address1_city="Poisonville"), account("P3")]
+    outcomes = writer_for(sim).upsert(records)
+    assert [o.status for o in outcomes] == [Status.CREATED, Status.FAILED, Status.CREATED]
+    assert outcomes[1].code == "0x80040265" and "Poisonville" in outcomes[1].message
+    assert outcomes[0].record_id == sim.row_by_key("account", cssync_sourcekey="P1")["accountid"]
+
+
+def test_throttled_at_20_per_second_everything_lands_and_nothing_is_sent_during_retry_after(sim: Any) -> None:
+    sim.throttle(requests_per_s=20)
+    writer = writer_for(sim, max_operations=20)
+    outcomes = writer.upsert([account(f"T{i:04d}") for i in range(1000)])  # 50 requests
+    assert all(o.status.written for o in outcomes)
+    assert len(sim.rows("account")) == 1000
+    throttled = [r for r in sim.requests(r"^/api/data/") if r.status == 429]
+    assert throttled, "the test must actually be throttled"
+    # A request the client had already sent when the 429 left the server cannot have known about it.
+    in_transit_s = 0.05
+    offenders = []
+    for late in sim.sent_during_retry_after():
+        earlier = [t for t in throttled if t.finished <= late.started]
+        if earlier and late.started - max(t.finished for t in earlier) > in_transit_s:
+            offenders.append(late)
+    assert offenders == []
+
+
+@pytest.mark.parametrize("key", ["O'Neil and Sons BV", 'Say "cheese"', "Zoë Ærø Straße",
+                                 "北京-供应商", "Rocket 🚀 Supplies", "it''s  two"])
+def test_quotes_non_ascii_and_emoji_round_trip_in_names_and_keys(sim: Any, key: str) -> None:
+    name = f"{key} — ünïcødé 🚀"
+    writer = writer_for(sim)
+    parent = account(key, name=name)
+    child = contact(key + "-c", parent=key, lastname="O'Brien 😀")
+    assert [o.status for o in writer.upsert([parent, child])] == [Status.UPSERTED, Status.UPSERTED]
+    row = sim.row_by_key("account", cssync_sourcekey=key)
+    assert row is not None and row["name"] == name and row["cssync_sourcekey"] == key
+    crow = sim.row_by_key("contact", cssync_sourcekey=key + "-c")
+    assert crow["lastname"] == "O'Brien 😀" and crow["parentcustomerid"] == row["accountid"]
+    # and again through $batch, whose keys travel on request lines
+    assert [o.status for o in writer_for(sim, mode="batch").upsert([parent, child])] == [Status.UPDATED] * 2
+
+
+def test_keys_dataverse_cannot_address_are_rejected_before_sending(sim: Any) -> None:
+    outcomes = writer_for(sim).upsert([account("M&M"), account("OK-1"), account("A/B")])
+    assert [(o.status, o.code) for o in outcomes] == [
+        (Status.FAILED, "cssync.invalid_key"), (Status.UPSERTED, ""), (Status.FAILED, "cssync.invalid_key")]
+    assert "'&'" in outcomes[0].message and "'/'" in outcomes[2].message
+    assert len(sim.rows("account")) == 1
+
+
+def test_a_contact_whose_account_does_not_exist_yet_is_deferred_then_lands(sim: Any) -> None:
+    writer = writer_for(sim)
+    records = [contact("C-1", parent="NOT-YET"), contact("C-2", parent=None), contact("C-3", parent="NOT-YET")]
+    outcomes = writer.upsert(records)
+    assert [o.status for o in outcomes] == [Status.DEFERRED, Status.CREATED, Status.DEFERRED]
+    assert outcomes[0].retryable and outcomes[0].code == "0x80060891" and "NOT-YET" in outcomes[0].message
+    assert writer.upsert([account("NOT-YET")])[0].status is Status.UPSERTED
+    assert all(o.status.written for o in writer.upsert([records[0], records[2]]))
+    assert len(sim.rows("contact")) == 3
+
+
+def test_duplicate_keys_in_one_call_last_one_wins(sim: Any) -> None:
+    outcomes = writer_for(sim).upsert([account("D1", name="old"), account("d1", name="new")])
+    assert [o.status for o in outcomes] == [Status.SUPERSEDED, Status.UPSERTED]
+    assert [r["name"] for r in sim.rows("account")] == ["new"]
+
+
+def test_a_record_too_large_for_one_request_is_rejected_with_the_reason(sim: Any) -> None:
+    big = account("BIG", description="é" * 1900, address1_line1="l" * 250, address1_line2="m" * 250)
+    outcomes = writer_for(sim, max_request_bytes=4096).upsert([big, account("SMALL")])
+    assert [(o.status, o.code) for o in outcomes] == [(Status.FAILED, "cssync.record_too_large"),
+                                                      (Status.UPSERTED, "")]
+    assert "the limit is 4096" in outcomes[0].message
+
+
+def test_transient_faults_are_retried_and_the_records_land(sim: Any) -> None:
+    sim.faults.add(path="UpsertMultiple", status=503, count=2)
+    sim.faults.add(path="UpsertMultiple", reset=True, count=1)
+    outcomes = writer_for(sim).upsert([account(f"F{i}") for i in range(10)])
+    assert all(o.status.written for o in outcomes) and len(sim.rows("account")) == 10
+
+
+def test_transient_exhaustion_raises_transient_error(sim: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(defaults, "DATAVERSE_BACKOFF_BASE_S", 0.01)
+    sim.faults.add(path="UpsertMultiple", status=500)
+    with pytest.raises(TransientError):
+        writer_for(sim).upsert([account("X1")])
+
+
+def test_batch_mode_works_where_upsert_multiple_is_unavailable() -> None:
+    with make_sim(upsert_multiple=False) as sim:
+        writer = writer_for(sim)  # mode auto: detects the missing message via sdkmessagefilters
+        records = [account(f"B{i:03d}") for i in range(300)] + [contact(f"B{i:03d}-1", f"B{i:03d}") for i in range(300)]
+        outcomes = writer.upsert(records)
+        assert {o.status for o in outcomes} == {Status.CREATED}
+        assert all(o.record_id for o in outcomes)
+        assert {o.status for o in writer.upsert(records)} == {Status.UPDATED}
+        assert len(sim.rows("account")) == 300 and len(sim.rows("contact")) == 300
+        assert not sim.requests(r"CRM\.UpsertMultiple")
+        assert len(sim.requests("sdkmessagefilters")) == 2  # once per table, then cached
+
+
+def test_a_wrong_client_secret_is_an_auth_error(sim: Any) -> None:
+    writer = DataverseWriter(config_for(sim, client_id="99999999-2222-3333-4444-555555555555"),
+                             secret="not-the-secret-123")
+    with pytest.raises(AuthError) as info:
+        writer.upsert([account("X")])
+    assert "not-the-secret-123" not in str(info.value)
+
+
+def test_managed_identity_credential_works_against_the_simulated_endpoint(sim: Any,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IDENTITY_ENDPOINT", sim.msi_endpoint)
+    monkeypatch.setenv("IDENTITY_HEADER", sim.msi_header)
+    writer = DataverseWriter(config_for(sim, auth="managed_identity", tenant_id=None, client_secret_name=None))
+    assert writer.upsert([account("MI-1")])[0].status is Status.UPSERTED
