@@ -2,12 +2,15 @@
 
     infra/setup-iac-venv.sh && .venv-iac/bin/python infra/validate.py [--json]
 
-Fails (exit 1) when any .bicep file under infra/ has a syntax error, when a parameters file (*.bicepparam,
-main.parameters.json) sets a parameter main.bicep does not declare or misses one it requires (tree-sitter-bicep 1.1.0
-has no .bicepparam grammar, so those get this name-level check), when checkov reports a parsing
-error (it exits 0 on files it cannot parse, so the JSON summary is the gate), when a check fails, or when a
-skipped check in infra/.checkov.yaml has no one-line justification. No Bicep compiler exists offline:
-`bicep build`/`lint` and `what-if` run in the online deploy workflow.
+Fails (exit 1) when
+- a .bicep file under infra/ has a syntax error (tree-sitter-bicep 1.1.0),
+- a loadTextContent() file is missing,
+- a parameters file (*.bicepparam, main.parameters.json) sets a parameter main.bicep does not declare or misses one
+  it requires (tree-sitter-bicep has no .bicepparam grammar, so those get this name-level check),
+- checkov reports a parsing error (it exits 0 on files it cannot parse, so the JSON summary is the gate) or a
+  failed check, or a skipped check in infra/.checkov.yaml has no one-line justification.
+No Bicep compiler exists offline: `bicep build`/`lint` run in .github/workflows/deploy.yml, `what-if` before each
+deployment (docs/deploy.md).
 """
 
 from __future__ import annotations
@@ -90,6 +93,16 @@ def _first_error(node: object) -> tuple[int, int]:
     return node.start_point  # type: ignore[attr-defined,no-any-return]
 
 
+def missing_loaded_files(paths: list[Path]) -> list[str]:
+    """loadTextContent()/loadJsonContent() paths are resolved at compile time, which only happens online."""
+    errors = []
+    for path in paths:
+        for target in re.findall(r"load(?:Text|Json|FileAsBase64)Content\('([^']+)'", path.read_text(encoding="utf-8")):
+            if not (path.parent / target).is_file():
+                errors.append(f"{path.relative_to(INFRA.parent)}: loads {target!r}, which does not exist")
+    return errors
+
+
 def unjustified_skips() -> list[str]:
     """Skipped checks must each carry a '# why' comment on their line in infra/.checkov.yaml."""
     problems = []
@@ -109,14 +122,15 @@ def run_checkov() -> dict[str, object]:
         raise SystemExit(f"checkov crashed (rc {done.returncode}):\n{done.stderr[-2000:]}")
     report = json.loads(done.stdout)
     if isinstance(report, list):  # one entry per framework when several ran
-        report = next(r for r in report if r.get("check_type") == "bicep")
+        report = next((r for r in report if r.get("check_type") == "bicep"), {})
     return report
 
 
 def main(argv: list[str]) -> int:
     started = time.monotonic()
     paths = bicep_files()
-    problems = syntax_errors(paths) + parameter_file_errors(parameter_files()) + unjustified_skips()
+    problems = (syntax_errors(paths) + missing_loaded_files(paths) + parameter_file_errors(parameter_files())
+                + unjustified_skips())
     report = run_checkov()
     summary = report.get("summary", {})
     results = report.get("results", {})

@@ -128,6 +128,17 @@ def load_local_settings(path: Path, environ: dict[str, str] | os._Environ[str] =
         environ.setdefault(key, str(value))
 
 
+_FUNCTIONS: dict[int, tuple[Any, list[Any]]] = {}
+
+
+def _functions_of(app: func.FunctionApp) -> list[Any]:
+    """``app.get_functions()`` once per app: a second call raises a duplicate-name error in azure-functions 1.x."""
+    cached = _FUNCTIONS.get(id(app))
+    if cached is None or cached[0] is not app:
+        cached = _FUNCTIONS[id(app)] = (app, list(app.get_functions()))
+    return cached[1]
+
+
 class FunctionsHost:
     """Runs the functions of one FunctionApp: queue listeners, timers and an HTTP front door."""
 
@@ -144,7 +155,7 @@ class FunctionsHost:
         if max_polling_interval_s is not None:
             options = QueueOptions(**{**vars(options), "max_polling_interval_s": max_polling_interval_s})
         self.options = options
-        self.functions = list(app.get_functions())  # call once: a second call raises in azure-functions 1.x
+        self.functions = _functions_of(app)
         self.function_key = function_key or secrets.token_urlsafe(24)
         self.enable_timers = enable_timers
         self.invocations: list[Invocation] = []
@@ -155,6 +166,7 @@ class FunctionsHost:
         self._in_flight_lock = threading.Condition()
         self._http: ThreadingHTTPServer | None = None
         self._timer_locks: dict[str, threading.Lock] = {}
+        self._awaiting_retry: set[str] = set()  # failed messages waiting out their visibility timeout
 
     # ---- introspection -----------------------------------------------------------------------------
     def by_type(self, trigger_type: str) -> list[Any]:
@@ -301,6 +313,7 @@ class FunctionsHost:
         message = QueueMessage(id=msg.id, body=body, dequeue_count=msg.dequeue_count,
                                expiration_time=msg.expires_on, insertion_time=msg.inserted_on,
                                time_next_visible=msg.next_visible_on, pop_receipt=msg.pop_receipt)
+        self._awaiting_retry.discard(msg.id)
         try:
             self._invoke(fn, message, dequeue_count=msg.dequeue_count, message_id=msg.id)
         except Exception:
@@ -308,6 +321,7 @@ class FunctionsHost:
                 self._poison(client, fn, queue_name, raw)
                 client.delete_message(msg.id, msg.pop_receipt)
             else:
+                self._awaiting_retry.add(msg.id)
                 # ResourceNotFoundError: the lease was lost; the message reappears on its own.
                 with contextlib.suppress(ResourceNotFoundError):
                     client.update_message(msg.id, msg.pop_receipt, visibility_timeout=int(opts.visibility_timeout_s))
@@ -367,7 +381,7 @@ class FunctionsHost:
         quiet_since: float | None = None
         while time.monotonic() < deadline:
             with self._in_flight_lock:
-                busy = any(self._in_flight.values())
+                busy = any(self._in_flight.values()) or bool(self._awaiting_retry)
             empty = not busy and all(c.get_queue_properties().approximate_message_count == 0 for c in clients)
             if empty:
                 quiet_since = quiet_since or time.monotonic()

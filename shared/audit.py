@@ -5,18 +5,21 @@ entity-group transactions and read back with one query (docs/audit.md has the fu
 
     job|<job id>        | run                           poll summary: connection, entity, window, read, pages, status
     job|<job id>        | page|<page:06d>               transform: read, mapped, invalid, unchanged, rows, batches
-    job|<job id>        | batch|<batch id>              write: rows, written, failed, deferred, duplicate delivery
-    job|<job id>        | rec|<table>|<key>|<batch>     one record's outcome: Dataverse id, code, reason, hash
+    job|<job id>        | batch|<batch id>              write: counts, requests, and every record's result (gzip)
+    job|<job id>        | rec|<table>|<key>|<batch>     a failed, invalid or deferred record: code, reason
     job|<job id>        | move|<time>|<id>              a replay or park of dead-lettered work
     jobs|<connection>   | <inverted time>|<job id>      index: the connection's jobs, newest first
 
-The latest outcome per record also lives in the state table (shared.state), so "what happened to supplier X"
-is one point read there plus one partition query here. Keys, hashes, outcomes and reasons only: never
-payloads or secrets.
+Successful records are listed compactly in their batch row (``results``: key, outcome, Dataverse id); failed
+and deferred records get their own ``rec`` rows with Dataverse's code and message. "What happened to supplier
+X" = its hash-shard entry (which batch) -> the batch's state row (which job) -> that job's batch and rec rows
+(``record_history``). Keys, hashes, outcomes and reasons only: never payloads or secrets.
 """
 
 from __future__ import annotations
 
+import gzip
+import json
 from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -25,8 +28,9 @@ from typing import Any
 from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
+from shared import state
 from shared.redaction import redact
-from shared.state import now_iso, record_partition, submit_in_transactions, table_key, untable_key
+from shared.state import now_iso, submit_in_transactions, table_key
 
 _MAX_REASON = 2000  # table string properties hold 32K characters; reasons longer than this are noise
 
@@ -124,24 +128,55 @@ def job_report(table: TableClient, job_id: str) -> dict[str, Any]:
     }
 
 
-def record_history(audit: TableClient, state: TableClient, connection: str, table_name: str,
-                   key: str) -> dict[str, Any]:
-    """For one record: its latest state and every audit row of the job that last touched it."""
-    try:
-        latest = dict(state.get_entity(record_partition(connection, table_name), table_key(key)))
-    except ResourceNotFoundError:
-        return {"key": key, "state": None, "events": []}
-    job_id = latest.get("job_id")
-    events = []
-    if job_id:
+def pack_results(results: list[list[str]]) -> bytes:
+    """A batch's per-record results ([key, outcome, Dataverse id]) as one compact binary property."""
+    return gzip.compress(json.dumps(results, ensure_ascii=False, separators=(",", ":")).encode(), mtime=0)
+
+
+def unpack_results(data: Any) -> list[list[str]]:
+    return json.loads(gzip.decompress(bytes(data))) if data else []
+
+
+def record_history(audit: TableClient, state_table: TableClient, deadletters: TableClient, connection: str,
+                   table_name: str, key: str) -> dict[str, Any]:
+    """For one Dataverse row: the batch and job that last carried it, what Dataverse said, any dead-letter."""
+    from shared.hashstate import HashShards
+
+    entry = HashShards(state_table, connection, table_name).lookup([key]).get(key)
+    answer: dict[str, Any] = {"key": key, "table": table_name, "batch_id": None, "job_id": None, "outcome": None,
+                              "record_id": None, "events": [], "deadletter": None}
+    if entry is not None:
+        answer["batch_id"] = entry.batch_id
+        batch = state.batch_info(state_table, connection, entry.batch_id)
+        if batch is None:
+            answer["outcome"] = "queued"  # handed to a batch that has not been written yet
+        else:
+            answer["job_id"] = batch.get("job_id")
+            answer["written_at"] = batch.get("written_at")
+            row = _batch_row(audit, str(batch.get("job_id")), entry.batch_id)
+            for ref, outcome, record_id in unpack_results(row.get("results") if row else None):
+                if ref == key:
+                    answer["outcome"], answer["record_id"] = outcome, record_id or None
+            if row:
+                answer["polled_at"] = row.get("polled_at")
+    if answer["job_id"]:
         prefix = f"rec|{table_name}|{table_key(key)}|"
         rows = audit.query_entities("PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
-                                    parameters={"pk": job_partition(str(job_id)), "lo": prefix,
+                                    parameters={"pk": job_partition(str(answer["job_id"])), "lo": prefix,
                                                 "hi": prefix[:-1] + chr(ord("|") + 1)})
-        events = [{k: v for k, v in r.items() if k not in ("PartitionKey",)} for r in rows]
-    latest.pop("PartitionKey", None)
-    latest["RowKey"] = untable_key(str(latest.get("RowKey", "")))
-    return {"key": key, "state": latest, "events": events}
+        answer["events"] = [{k: v for k, v in r.items() if k != "PartitionKey"} for r in rows]
+    for row in deadletters.query_entities("PartitionKey eq @pk and source_key eq @key",
+                                          parameters={"pk": f"dl|{table_key(connection)}", "key": key}):
+        answer["deadletter"] = {k: row.get(k) for k in ("stage", "status", "reason", "code", "job_id", "batch_id",
+                                                        "replay_count", "created_at")}
+    return answer
+
+
+def _batch_row(audit: TableClient, job_id: str, batch_id: str) -> dict[str, Any] | None:
+    try:
+        return dict(audit.get_entity(job_partition(job_id), f"batch|{batch_id}"))
+    except ResourceNotFoundError:
+        return None
 
 
 def recent_jobs(table: TableClient, connection: str, limit: int = 20) -> list[dict[str, Any]]:

@@ -5,18 +5,17 @@ Table ``syncstate`` (defaults.STATE_TABLE); partition and row keys:
     wm                     | <connection>|<entity>        watermark value, job, when
     lock                   | <connection>                 job holding the poll lock, expiry (ETag-guarded)
     reconcile              | <connection>|<entity>        last completed full scan
-    batch|<connection>     | <batch id>                   a write batch that has been written (dedupe)
-    rec|<connection>|<tbl> | <alternate-key value>        last written hash, Dataverse id, job, batch, outcome
-
-Record rows share one partition per connection and table so that a page's rows are read with a key-range
-query and written in entity-group transactions (100 per round trip) rather than one call per record.
+    batch|<connection>     | <batch id>                   a write batch that was sent: job, counts, keys not confirmed
+    hs|<connection>|<tbl>  | <last key of the shard>      content hashes per Dataverse row (shared.hashstate)
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+import gzip
+import json
+import threading
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -132,88 +131,62 @@ def release_lock(table: TableClient, connection: str, job_id: str) -> None:
 
 
 # ---- write batches --------------------------------------------------------------------------------
+_written_cache: dict[tuple[str, str, str], frozenset[str]] = {}  # (table url, connection, batch) -> unconfirmed
+_cache_lock = threading.Lock()
+
+
+def _pack_keys(keys: Iterable[str]) -> bytes:
+    return gzip.compress(json.dumps(sorted(keys), ensure_ascii=False).encode(), mtime=0)
+
+
+def _unpack_keys(data: Any) -> frozenset[str]:
+    return frozenset(json.loads(gzip.decompress(bytes(data)))) if data else frozenset()
+
+
 def batch_written(table: TableClient, connection: str, batch_id: str) -> bool:
+    return batch_id in written_batches(table, connection, [batch_id])
+
+
+def mark_batch_written(table: TableClient, connection: str, batch_id: str, job_id: str, counts: dict[str, int],
+                       unconfirmed: Iterable[str] = ()) -> None:
+    """Record that a batch was sent; ``unconfirmed`` keys (failed, deferred) still count as not written."""
+    row: dict[str, Any] = {"PartitionKey": f"batch|{table_key(connection)}", "RowKey": batch_id, "job_id": job_id,
+                           "written_at": now_iso(), **counts}
+    pending = list(unconfirmed)
+    if pending:
+        row["unconfirmed"] = _pack_keys(pending)
+    table.upsert_entity(row, mode=UpdateMode.REPLACE)
+
+
+def written_batches(table: TableClient, connection: str, batch_ids: Iterable[str]) -> dict[str, frozenset[str]]:
+    """Which of ``batch_ids`` were written, each with its unconfirmed keys (positive answers are cached)."""
+    out: dict[str, frozenset[str]] = {}
+    partition = f"batch|{table_key(connection)}"
+    for batch_id in set(batch_ids):
+        cache_key = (table.url, connection, batch_id)
+        with _cache_lock:
+            cached = _written_cache.get(cache_key)
+        if cached is not None:
+            out[batch_id] = cached
+            continue
+        try:
+            row = table.get_entity(partition, batch_id, select=["RowKey", "unconfirmed", "job_id"])
+        except ResourceNotFoundError:
+            continue
+        out[batch_id] = _unpack_keys(row.get("unconfirmed"))
+        with _cache_lock:
+            if len(_written_cache) >= defaults.WRITTEN_BATCH_CACHE:
+                _written_cache.clear()
+            _written_cache[cache_key] = out[batch_id]
+    return out
+
+
+def batch_info(table: TableClient, connection: str, batch_id: str) -> dict[str, Any] | None:
+    """The stored row of a written batch (job id, counts, unconfirmed keys), or None."""
     try:
-        table.get_entity(f"batch|{table_key(connection)}", batch_id, select=["RowKey"])
-        return True
+        row = table.get_entity(f"batch|{table_key(connection)}", batch_id)
     except ResourceNotFoundError:
-        return False
-
-
-def mark_batch_written(table: TableClient, connection: str, batch_id: str, job_id: str, counts: dict[str, int]) -> None:
-    table.upsert_entity({"PartitionKey": f"batch|{table_key(connection)}", "RowKey": batch_id, "job_id": job_id,
-                         "written_at": now_iso(), **counts})
-
-
-# ---- record state ---------------------------------------------------------------------------------
-def record_partition(connection: str, table_name: str) -> str:
-    return f"rec|{table_key(connection)}|{table_name}"
-
-
-@dataclass(frozen=True)
-class RecordState:
-    """What we last wrote for one Dataverse row."""
-
-    key: str
-    hash: str
-    record_id: str | None = None
-    source_key: str | None = None
-    entity: str | None = None
-
-
-def _state(row: dict[str, Any]) -> RecordState:
-    return RecordState(key=untable_key(str(row["RowKey"])), hash=str(row.get("hash") or ""),
-                       record_id=row.get("record_id"), source_key=row.get("source_key"), entity=row.get("entity"))
-
-
-def load_states(table: TableClient, connection: str, table_name: str, keys: Iterable[str]) -> dict[str, RecordState]:
-    """Stored state for ``keys``: a key-range query when the keys are dense, point filters when sparse."""
-    wanted = sorted({table_key(k) for k in keys})
-    if not wanted:
-        return {}
-    partition = record_partition(connection, table_name)
-    found: dict[str, RecordState] = {}
-    budget = defaults.STATE_RANGE_SCAN_FACTOR * len(wanted) + defaults.TABLE_QUERY_PAGE
-    query = ("PartitionKey eq @pk and RowKey ge @lo and RowKey le @hi")
-    rows = table.query_entities(query, parameters={"pk": partition, "lo": wanted[0], "hi": wanted[-1]},
-                                select=["RowKey", "hash", "record_id", "source_key", "entity"],
-                                results_per_page=defaults.TABLE_QUERY_PAGE)
-    wanted_set = set(wanted)
-    for scanned, row in enumerate(rows, start=1):
-        if row["RowKey"] in wanted_set:
-            state = _state(row)
-            found[state.key] = state
-        if scanned > budget:  # sparse keys in a wide range: fetch the rest by key instead
-            missing = [k for k in wanted if untable_key(k) not in found and k > row["RowKey"]]
-            found.update(_load_by_keys(table, partition, missing))
-            break
-    return found
-
-
-def _load_by_keys(table: TableClient, partition: str, encoded_keys: list[str]) -> dict[str, RecordState]:
-    found: dict[str, RecordState] = {}
-    step = defaults.TABLE_FILTER_MAX_KEYS
-    for start in range(0, len(encoded_keys), step):
-        chunk = encoded_keys[start:start + step]
-        params = {"pk": partition, **{f"k{i}": k for i, k in enumerate(chunk)}}
-        ors = " or ".join(f"RowKey eq @k{i}" for i in range(len(chunk)))
-        for row in table.query_entities(f"PartitionKey eq @pk and ({ors})", parameters=params,
-                                        select=["RowKey", "hash", "record_id", "source_key", "entity"]):
-            state = _state(row)
-            found[state.key] = state
-    return found
-
-
-def record_state_row(connection: str, table_name: str, key: str, **fields: Any) -> dict[str, Any]:
-    return {"PartitionKey": record_partition(connection, table_name), "RowKey": table_key(key),
-            **{k: v for k, v in fields.items() if v is not None}}
-
-
-def iter_record_keys(table: TableClient, connection: str, table_name: str) -> Iterator[RecordState]:
-    """Every record row of a connection's table (reconciliation), streamed."""
-    rows = table.query_entities("PartitionKey eq @pk", parameters={"pk": record_partition(connection, table_name)},
-                                select=["RowKey", "hash", "record_id", "source_key", "entity", "deactivated"],
-                                results_per_page=defaults.TABLE_QUERY_PAGE)
-    for row in rows:
-        if not row.get("deactivated"):
-            yield _state(row)
+        return None
+    info = {k: v for k, v in row.items() if k not in ("PartitionKey", "RowKey", "unconfirmed")}
+    info["unconfirmed"] = sorted(_unpack_keys(row.get("unconfirmed")))
+    return info

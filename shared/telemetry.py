@@ -19,6 +19,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from enum import Enum
 
 from shared.redaction import redact
 
@@ -96,9 +97,13 @@ OUTCOMES = ("ok", "failed", "partial", "skipped")
 
 _KEY = re.compile(r"^[a-z][a-z0-9_]*$")
 _BARE = re.compile(r'^[^\s"=\\]+$')  # anything else is quoted so that parse-kv splits it right
+# A reason carrying a whole response body would bloat traces (App Insights cuts messages at 32,768 characters).
+MAX_VALUE_CHARS = 1000
 
 
 def _format_value(value: object) -> str:
+    if isinstance(value, Enum):
+        value = value.value
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -116,6 +121,8 @@ def _format_value(value: object) -> str:
     if isinstance(value, date):
         return value.isoformat()
     text = redact(value)
+    if len(text) > MAX_VALUE_CHARS:
+        text = text[:MAX_VALUE_CHARS] + "...[truncated]"
     if _BARE.match(text):
         return text
     escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\r", "\\r").replace("\n", "\\n")

@@ -248,12 +248,16 @@ def _pick(rng: random.Random, seq: Sequence[T]) -> T:
     return seq[int(rng.random() * len(seq))]
 
 
+@functools.lru_cache(maxsize=256)
+def _template(pattern: str) -> tuple[str, int]:
+    return pattern.replace("{", "{{").replace("}", "}}").replace("#", "{}"), pattern.count("#")
+
+
 def _digits(rng: random.Random, pattern: str) -> str:
-    count = pattern.count("#")
+    template, count = _template(pattern)
     if not count:
         return pattern
-    digits = iter(f"{int(rng.random() * 10 ** count):0{count}d}")
-    return "".join(next(digits) if ch == "#" else ch for ch in pattern)
+    return template.format(*f"{int(rng.random() * 10 ** count):0{count}d}")
 
 
 def generate(seed: int, tenant: str, area: str, entity: str, count: int, other_count: int, *, now_s: float,

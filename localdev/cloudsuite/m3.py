@@ -64,6 +64,7 @@ class BareBadRequest(Exception):
 class Txn:
     inputs: dict[str, bool]  # name -> required
     run: Callable[[M3Area, dict[str, str], int], list[dict[str, str]]]
+    entity: str | None = None  # data the transaction reads (built on first use)
 
 
 @dataclass
@@ -77,6 +78,7 @@ class M3Area:
     cus_addr: Table
     email: Table
     next_number: dict[str, int]
+    built: set[str]
     name_index: tuple[int, list[tuple[str, str]]] | None = None
 
 
@@ -92,47 +94,46 @@ class M3(Product):
         super().__init__(ctx)
         self._areas: dict[str, M3Area] = {}
         self._txns: dict[tuple[str, str], Txn] = {
-            ("CRS620MI", "LstByNumber"): Txn({"CONO": False, "SUNO": True}, self._sup_lst_by_number),
+            ("CRS620MI", "LstByNumber"): Txn({"CONO": False, "SUNO": True}, self._sup_lst_by_number, "supplier"),
             ("CRS620MI", "LstSuppliers"): Txn({"CONO": False, "FRSU": False, "TOSU": False, "LMTS": False},
-                                              self._sup_lst_suppliers),
-            ("CRS620MI", "GetBasicData"): Txn({"CONO": False, "SUNO": True}, self._sup_get_basic),
-            ("CRS620MI", "LstAddresses"): Txn({"CONO": False, "SUNO": True, "ADTE": False}, self._sup_lst_addresses),
+                                              self._sup_lst_suppliers, "supplier"),
+            ("CRS620MI", "GetBasicData"): Txn({"CONO": False, "SUNO": True}, self._sup_get_basic, "supplier"),
+            ("CRS620MI", "LstAddresses"): Txn({"CONO": False, "SUNO": True, "ADTE": False}, self._sup_lst_addresses, "supplier"),
             ("CRS620MI", "GetAddress"): Txn({"CONO": False, "SUNO": True, "ADTE": True, "ADID": True, "STDT": False},
-                                            self._sup_get_address),
+                                            self._sup_get_address, "supplier"),
             ("CRS620MI", "LstSupplierRef"): Txn({"CONO": False, "SUNO": True, "RFTY": False, "RFID": False},
-                                                self._sup_lst_ref),
+                                                self._sup_lst_ref, "supplier"),
             ("CRS620MI", "GetServerTime"): Txn({}, self._server_time),
-            ("CRS610MI", "LstByNumber"): Txn({"CONO": False, "CUNO": False, "LMTS": False}, self._cus_lst_by_number),
-            ("CRS610MI", "LstByName"): Txn({"CONO": False, "CUNM": False, "LMTS": False}, self._cus_lst_by_name),
-            ("CRS610MI", "GetBasicData"): Txn({"CONO": False, "CUNO": True}, self._cus_get_basic),
+            ("CRS610MI", "LstByNumber"): Txn({"CONO": False, "CUNO": False, "LMTS": False}, self._cus_lst_by_number, "customer"),
+            ("CRS610MI", "LstByName"): Txn({"CONO": False, "CUNM": False, "LMTS": False}, self._cus_lst_by_name, "customer"),
+            ("CRS610MI", "GetBasicData"): Txn({"CONO": False, "CUNO": True}, self._cus_get_basic, "customer"),
             ("CRS610MI", "LstAddresses"): Txn({"CONO": False, "CUNO": True, "ADRT": False, "LMTS": False},
-                                              self._cus_lst_addresses),
+                                              self._cus_lst_addresses, "customer"),
             ("CRS610MI", "GetAddress"): Txn({"CONO": False, "CUNO": True, "ADRT": True, "ADID": True},
-                                            self._cus_get_address),
+                                            self._cus_get_address, "customer"),
             ("CRS111MI", "List"): Txn({"EMTP": True, "EMKY": False}, self._email_list),
             ("EXPORTMI", "Select"): Txn({"QERY": True, "SEPC": False, "HDRS": False}, self._export_select),
         }
 
     # --- data -------------------------------------------------------------------------------------
-    def area(self, cono: str | None = None) -> M3Area:
+    def area(self, cono: str | None = None, *entities: str) -> M3Area:
+        """The data of one company, with the tables of ``entities`` built on first use."""
         # One company (the configured CONO) holds data; other companies do not exist.
         cono = cono or self.ctx.settings.m3_cono
         if cono != self.ctx.settings.m3_cono:
             raise UnknownRecord(f"M3 company {cono} does not exist")
         with self.ctx.lock:
             if cono not in self._areas:
-                self._areas[cono] = self._build(cono)
-            return self._areas[cono]
-
-    def _build(self, cono: str) -> M3Area:
-        gen_area = PRIMARY_AREA
-        area = M3Area(Table(SUP_COLUMNS), Table(SUP_ADDR_COLUMNS), Table(SUP_REF), Table(CUS_COLUMNS),
-                      Table(CUS_ADDR_COLUMNS), Table(EMAIL), {})
-        for entity in ("supplier", "customer"):
-            companies = self.ctx.companies(gen_area, entity)
-            self._load(area, entity, companies, cono)
-            area.next_number[entity] = len(companies) + 1
-        return area
+                self._areas[cono] = M3Area(Table(SUP_COLUMNS), Table(SUP_ADDR_COLUMNS), Table(SUP_REF),
+                                           Table(CUS_COLUMNS), Table(CUS_ADDR_COLUMNS), Table(EMAIL), {}, set())
+            area = self._areas[cono]
+            for entity in entities:
+                if entity not in area.built:
+                    companies = self.ctx.companies(PRIMARY_AREA, entity)
+                    self._load(area, entity, companies, cono)
+                    area.next_number[entity] = len(companies) + 1
+                    area.built.add(entity)
+            return area
 
     def _load(self, area: M3Area, entity: str, companies: list[Company], cono: str) -> None:
         main: list[tuple[str, list[Any]]] = []
@@ -301,7 +302,7 @@ class M3(Product):
         if cap:
             limit = min(limit, cap) if limit else cap
         with self.ctx.lock:
-            return txn.run(self.area(company), fields, limit)
+            return txn.run(self.area(company, *([txn.entity] if txn.entity else [])), fields, limit)
 
     # --- transactions ----------------------------------------------------------------------------
     def _lmts_filter(self, fields: dict[str, str]) -> Callable[[str], bool] | None:
@@ -414,6 +415,8 @@ class M3(Product):
 
     def _email_list(self, area: M3Area, fields: dict[str, str], limit: int) -> list[dict[str, str]]:
         emtp = fields["EMTP"].strip()
+        self.area(None, *[e for e, code in (("supplier", self.ctx.settings.m3_emtp_supplier),
+                                             ("customer", self.ctx.settings.m3_emtp_customer)) if code == emtp])
         start = _child_key(emtp, (fields.get("EMKY") or "").rstrip())
         keys = _until(area.email.iter_from(start), _child_key(emtp, "\uffff"))
         return self._take(area.email, keys, limit, EMAIL)
@@ -423,6 +426,7 @@ class M3(Product):
             raise MIError("ServerReturnedNOK", "Not allowed", "", "")
         query = _parse_export(fields["QERY"])
         entity, prefix = EXPORT_TABLES[query.table]
+        self.area(None, entity)
         table = area.sup if entity == "supplier" else area.cus
         key_col = prefix + ("SUNO" if entity == "supplier" else "CUNO")
         columns = query.columns
@@ -456,7 +460,7 @@ class M3(Product):
     def records(self, entity: str, area: str | None = None) -> list[dict[str, Any]]:
         check_entity(entity)
         with self.ctx.lock:
-            data = self.area(area)
+            data = self.area(area, entity)
             table = self._tables(data, entity)[0]
             cols = SUP_LIST if entity == "supplier" else CUS_LIST
             return [table.as_dict(table.rows[k], cols) for k in table.keys]
@@ -464,12 +468,12 @@ class M3(Product):
     def keys(self, entity: str, area: str | None = None) -> list[str]:
         check_entity(entity)
         with self.ctx.lock:
-            return list(self._tables(self.area(area), entity)[0].keys)
+            return list(self._tables(self.area(area, entity), entity)[0].keys)
 
     def row(self, entity: str, key: str, area: str | None = None) -> dict[str, Any]:
         """Every stored column of one master row, stamps included."""
         with self.ctx.lock:
-            table = self._tables(self.area(area), entity)[0]
+            table = self._tables(self.area(area, entity), entity)[0]
             row = table.get(key)
             if row is None:
                 raise UnknownRecord(key)
@@ -478,7 +482,7 @@ class M3(Product):
     def add(self, entity: str, fields: dict[str, Any], area: str | None = None) -> str:
         check_entity(entity)
         with self.ctx.lock:
-            data = self.area(area)
+            data = self.area(area, entity)
             number = data.next_number[entity]
             data.next_number[entity] += 1
             company = self.ctx.new_company(PRIMARY_AREA, entity, number)
@@ -515,7 +519,7 @@ class M3(Product):
     def change(self, entity: str, key: str, fields: dict[str, Any], area: str | None = None) -> None:
         check_entity(entity)
         with self.ctx.lock:
-            data = self.area(area)
+            data = self.area(area, entity)
             master = self._tables(data, entity)[0]
             row = master.get(key)
             if row is None:
@@ -531,7 +535,7 @@ class M3(Product):
     def change_address(self, entity: str, key: str, fields: dict[str, Any], area: str | None = None) -> None:
         """Edit the first address row (CIDADR / OCUSAD); stamps only that row unless m3_address_bumps_master."""
         with self.ctx.lock:
-            data = self.area(area)
+            data = self.area(area, entity)
             children = self._tables(data, entity)[1]
             child_keys = list(_prefixed(children, _child_key(key, "")))
             if not child_keys:
@@ -547,7 +551,7 @@ class M3(Product):
     def delete(self, entity: str, key: str, area: str | None = None) -> None:
         check_entity(entity)
         with self.ctx.lock:
-            data = self.area(area)
+            data = self.area(area, entity)
             master, children = self._tables(data, entity)
             if key not in master:
                 raise UnknownRecord(key)

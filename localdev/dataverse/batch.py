@@ -119,7 +119,7 @@ def _http_part(response: Response, content_id: str | None = None) -> bytes:
 def _error_part(err: DvError) -> Response:
     body = json.dumps(err.body(), ensure_ascii=False, separators=(",", ":")).encode()
     return Response(err.status, body, {"REQ_ID": str(uuid.uuid4()), "Content-Type": JSON_TYPE,
-                                       "OData-Version": "4.0", **err.headers})
+                                       "OData-Version": "4.0"})
 
 
 class Batch:
@@ -192,7 +192,7 @@ class Batch:
                    **op.headers}
         inner = Call(op.method, rel, query, headers, op.body, ctx, info={"subject": call.info.get("subject")})
         response = self.sim.api.call(inner)
-        response.headers.setdefault("OData-Version", "4.0")
+        response.headers = {"OData-Version": "4.0", **response.headers}  # first, as in the documented parts
         path = inner.info.get("entity_path")
         if path and op.method == "POST" and response.status in (201, 204):
             response.headers.setdefault("Location", self.sim.api_base + path)

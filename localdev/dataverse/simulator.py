@@ -4,6 +4,8 @@ managed-identity endpoint. See README.md for the Python and admin APIs and for w
 from __future__ import annotations
 
 import secrets
+import socket
+import threading
 import time
 import uuid
 from collections import Counter
@@ -34,12 +36,18 @@ class DataverseSimulator:
                  keys: dict[str, list[str] | list[list[str]]] | None = None,
                  custom_columns: dict[str, dict[str, int]] | None = None, dop_hint: int = DEFAULT_DOP_HINT,
                  key_activation_s: float = 0.5, key_activation_reads: int | None = None,
-                 max_request_bytes: int | None = None, msi_header: str | None = None, port: int = 0) -> None:
+                 max_request_bytes: int | None = None, msi_header: str | None = None, port: int = 0,
+                 execution_delay_s: float = 0.0) -> None:
         self.server = SimServer(self._handle, name="dataverse", admin=self._admin, port=port)
         self.msi_server = SimServer(self._handle_msi, name="dataverse-msi", tls=False)
+        for server in (self.server, self.msi_server):
+            # Accepted sockets inherit TCP_NODELAY: without it the handler's separate header and body writes meet
+            # the client's delayed ACK and every response with a body takes ~40 ms.
+            server._httpd.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.upsert_multiple = upsert_multiple
         self.dop_hint = dop_hint
         self.max_request_bytes = max_request_bytes
+        self.execution_delay_s = execution_delay_s  # simulated server time per admitted API request
         self.msi_header = msi_header or secrets.token_hex(16)
         self.organization_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"sim-org/{tenant}"))
         self.business_unit_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"sim-bu/{tenant}"))
@@ -52,8 +60,11 @@ class DataverseSimulator:
         self.api = WebApi(self)
         self.metadata = Metadata(self)
         self.batch = Batch(self)
-        self._provision(DEFAULT_CUSTOM_COLUMNS if custom_columns is None else custom_columns,
-                        DEFAULT_KEYS if keys is None else keys)
+        self._initial = {"custom_columns": DEFAULT_CUSTOM_COLUMNS if custom_columns is None else custom_columns,
+                         "keys": DEFAULT_KEYS if keys is None else keys, "dop_hint": dop_hint,
+                         "upsert_multiple": upsert_multiple, "max_request_bytes": max_request_bytes,
+                         "execution_delay_s": execution_delay_s}
+        self._provision(self._initial["custom_columns"], self._initial["keys"])
 
     def _provision(self, custom_columns: dict[str, dict[str, int]], keys: dict[str, Any]) -> None:
         for table_name, columns in custom_columns.items():
@@ -88,8 +99,11 @@ class DataverseSimulator:
         return self
 
     def stop(self) -> None:
+        # Both servers wait up to one poll interval to notice the shutdown: stop them side by side.
+        msi = threading.Thread(target=self.msi_server.stop, name="dataverse-msi-stop")
+        msi.start()
         self.server.stop()
-        self.msi_server.stop()
+        msi.join()
 
     def __enter__(self) -> DataverseSimulator:
         return self.start()
@@ -172,8 +186,13 @@ class DataverseSimulator:
         self.entra.expire_all()
 
     def reset(self, *, log: bool = True) -> None:
-        """Delete all rows, faults, poison and throttle settings (schema and keys stay)."""
-        self.store.clear()
+        """Back to the state after construction: rows, schema and keys, poison, throttle, faults, switches, log.
+        Issued tokens stay valid, so a shared simulator can be reset between tests."""
+        with self.store.lock:
+            self.store.reinit(default_tables())
+            self._provision(self._initial["custom_columns"], self._initial["keys"])
+            for name in ("dop_hint", "upsert_multiple", "max_request_bytes", "execution_delay_s"):
+                setattr(self, name, self._initial[name])
         self.clear_poison()
         self.throttler.configure()
         self.faults.clear()
@@ -252,7 +271,7 @@ class DataverseSimulator:
         try:
             extra, _ = self.throttler.enter(token.subject)
         except DvError as err:
-            response = error_response(err)
+            response = error_response(err, call.annotations())
             retry = getattr(err, "info", {})
             call.info.update(kind="throttled", error_code=err.code, retry_after=retry.get("retry_after"),
                              during_penalty=retry.get("during_penalty"))
@@ -260,10 +279,12 @@ class DataverseSimulator:
         try:
             if self.max_request_bytes is not None and len(request.body) > self.max_request_bytes:
                 raise DvError(413, "0x0", "Payload Too Large: the request length is too large.")
+            if self.execution_delay_s:
+                time.sleep(self.execution_delay_s)  # counts as execution time and keeps the request in flight
             response = self.batch.handle(call) if rel == "$batch" else self.api.call(call)
         except DvError as err:
             call.info["error_code"] = err.code
-            response = error_response(err)
+            response = error_response(err, call.annotations())
         finally:
             self.throttler.leave(token.subject, time.monotonic() - started)
         return self._finish(response, call, extra)
@@ -271,7 +292,9 @@ class DataverseSimulator:
     def _finish(self, response: Response, call: Call, extra: dict[str, str]) -> Response:
         response.headers.setdefault("OData-Version", "4.0")
         response.headers["x-ms-dop-hint"] = str(self.dop_hint)
-        response.headers["x-ms-service-request-id"] = str(uuid.uuid4())
+        request_id = str(uuid.uuid4())
+        response.headers["REQ_ID"] = request_id
+        response.headers["x-ms-service-request-id"] = request_id
         response.headers.update(extra)
         call.info.setdefault("kind", "other")
         call.info.setdefault("operations", 1)
@@ -318,7 +341,7 @@ class DataverseSimulator:
             except DvError as err:
                 return Response.json(err.body(), err.status)
         if route == ("POST", "settings"):
-            for name in ("dop_hint", "upsert_multiple", "max_request_bytes"):
+            for name in ("dop_hint", "upsert_multiple", "max_request_bytes", "execution_delay_s"):
                 if name in body:
                     setattr(self, name, body[name])
             if "key_index_outcome" in body:

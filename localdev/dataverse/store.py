@@ -112,17 +112,22 @@ class Txn:
 class Store:
     def __init__(self, tables: dict[str, Table], *, key_activation_s: float = 0.5,
                  key_activation_reads: int | None = None, clock: Callable[[], float] = time.monotonic) -> None:
-        self.tables = tables
-        self.by_set = {t.set_name: t for t in tables.values()}
-        self.rows: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in tables}
-        self.index: dict[tuple[str, str], dict[tuple[Any, ...], str]] = {}
         self.lock = threading.RLock()
         self.poisoned: list[tuple[str, str, Any]] = []
         self.key_activation_s = key_activation_s
         self.key_activation_reads = key_activation_reads
-        self.key_index_outcome = "Active"  # "Failed": index builds of keys created from now on fail
         self.clock = clock
         self._version = itertools.count(1_000_001)
+        self.reinit(tables)
+
+    def reinit(self, tables: dict[str, Table]) -> None:
+        """Fresh schema and no rows (the version counter keeps counting, so ETags never repeat)."""
+        with self.lock:
+            self.tables = tables
+            self.by_set = {t.set_name: t for t in tables.values()}
+            self.rows: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in tables}
+            self.index: dict[tuple[str, str], dict[tuple[Any, ...], str]] = {}
+            self.key_index_outcome = "Active"  # "Failed": index builds of keys created from now on fail
 
     # ---- keys -------------------------------------------------------------------------------------------------
 
@@ -214,13 +219,6 @@ class Store:
             old_t = self._key_tuple(key, old) if idx is not None else None
             if idx is not None and old_t is not None and idx.get(old_t) == row_id:
                 del idx[old_t]
-
-    def clear(self) -> None:
-        with self.lock:
-            for name in self.rows:
-                self.rows[name] = {}
-            for idx in self.index.values():
-                idx.clear()
 
     # ---- addressing -------------------------------------------------------------------------------------------
 

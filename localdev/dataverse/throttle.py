@@ -69,8 +69,11 @@ class Throttle:
                 st.penalty_until += s.penalty_extension_s
                 raise self._error(st, now, *st.penalty_error, during_penalty=True)
             if s.concurrency is not None and st.inflight >= s.concurrency:
-                raise self._penalise(st, now, now + 1.0, "0x80072326",
-                                     f"Number of concurrent requests exceeded the limit of {s.concurrency}.")
+                # Fails at once and opens no penalty window: the next request may pass if one has finished.
+                err = DvError(429, "0x80072326", f"Number of concurrent requests exceeded the limit of "
+                                                 f"{s.concurrency}.", {"Retry-After": "1"})
+                err.info = {"retry_after": 1, "during_penalty": False}  # type: ignore[attr-defined]
+                raise err
             if s.requests_per_window is not None and len(st.window) >= s.requests_per_window:
                 raise self._penalise(st, now, st.window[0] + s.window_s, "0x80072322",
                                      f"Number of requests exceeded the limit of {s.requests_per_window} over time "
@@ -102,6 +105,11 @@ class Throttle:
                 return
             st.inflight = max(0, st.inflight - 1)
             st.execution.append((self._clock(), duration_s * 1000.0))
+
+    def inflight(self) -> int:
+        """Requests currently being executed, all subjects together."""
+        with self._lock:
+            return sum(st.inflight for st in self._subjects.values())
 
     def _penalise(self, st: _Subject, now: float, until: float, code: str, message: str) -> DvError:
         st.penalty_until = max(until, now + 1.0)

@@ -83,8 +83,18 @@ def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = 
     return Response.json(obj, status, headers, content_type=JSON_TYPE)
 
 
-def error_response(err: DvError) -> Response:
-    return json_response(err.body(), err.status, dict(err.headers))
+def error_response(err: DvError, annotations: bool = False) -> Response:
+    body = err.body()
+    if annotations:  # Prefer: odata.include-annotations adds the CDS error details (reference 2.4)
+        body["error"].update({
+            "@Microsoft.PowerApps.CDS.ErrorDetails.OperationStatus": "0",
+            "@Microsoft.PowerApps.CDS.ErrorDetails.SubErrorCode": str(int(err.code, 16) - (1 << 32))
+            if err.code.startswith("0x8") else "0",
+            "@Microsoft.PowerApps.CDS.HelpLink": "http://go.microsoft.com/fwlink/?LinkID=398563&error=Microsoft.Crm."
+                                                 f"CrmException%3a{err.code[2:]}&client=platform",
+            "@Microsoft.PowerApps.CDS.TraceText": "",
+            "@Microsoft.PowerApps.CDS.InnerError.Message": err.message})
+    return json_response(body, err.status, dict(err.headers))
 
 
 class WebApi:
@@ -206,6 +216,7 @@ class WebApi:
 
     def _retrieve(self, c: Call, table: Table, key_text: str) -> Response:
         c.info.update(kind="retrieve", operations=1)
+        self._refuse_unsimulated(c)
         with self.store.lock:
             address = self.store.locate(table, key_text)
             if address.row_id is None:
@@ -233,8 +244,15 @@ class WebApi:
 
     # ---- queries ----------------------------------------------------------------------------------------------
 
+    @staticmethod
+    def _refuse_unsimulated(c: Call) -> None:
+        for option in ("$expand", "$apply", "$search", "$compute"):
+            if option in c.query:
+                raise DvError(501, "0x0", f"The simulator does not implement {option}.")
+
     def _query(self, c: Call, table: Table) -> Response:
         c.info.update(kind="query", operations=1)
+        self._refuse_unsimulated(c)
         select = self._select(c, table)
         aliases = {k: unquote(v[0]) for k, v in c.query.items() if k.startswith("@")}
         comparisons = []

@@ -21,8 +21,9 @@ bulk POST per page and kind; LN uses ``$expand`` (no extra request); CSI and FSM
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Protocol
 
 from shared.cloudsuite.adapter import Adapter
 from shared.cloudsuite.auth import TokenPolicy, TokenProvider
@@ -39,6 +40,12 @@ from shared.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
+class SecretSource(Protocol):
+    """What ``shared.secrets`` provides: a secret's text by name (Key Vault or the local secrets dir)."""
+
+    def get(self, name: str) -> str: ...
+
+
 ADAPTERS: dict[str, type[Adapter]] = {"m3": M3Adapter, "csi": CSIAdapter, "ln": LNAdapter, "fsm": FSMAdapter}
 _UNSET: Any = object()
 
@@ -50,6 +57,9 @@ class CloudSuiteClient:
                  verify: bool | str | None = None) -> None:
         if verify is False:
             raise ConfigError(f"connection '{connection}': TLS verification cannot be disabled; pass a CA bundle")
+        bundle = verify if isinstance(verify, str) else config.ca_bundle
+        if bundle and not os.path.isfile(bundle):
+            raise ConfigError(f"connection '{connection}': CA bundle {bundle!r} is not a readable file")
         self.config = config
         self.ionapi = ionapi
         self.connection = connection
@@ -76,6 +86,12 @@ class CloudSuiteClient:
         ionapi = parse_ionapi(ionapi_text, config.ionapi_secret)
         return cls(config, ionapi, connection=connection.name, verify=verify)
 
+    @classmethod
+    def from_secrets(cls, connection: Any, secrets: SecretSource, *, verify: bool | str | None = None,
+                     ) -> CloudSuiteClient:
+        """Build from a Connection, reading its .ionapi secret (``cloudsuite.ionapi_secret``) from ``secrets``."""
+        return cls.for_connection(connection, secrets.get(str(connection.cloudsuite["ionapi_secret"])), verify=verify)
+
     # --- product line -----------------------------------------------------------------------------
     def _make(self, product: str) -> Adapter:
         return ADAPTERS[product](self.transport, self.config, self.ionapi.api_base, self.connection)
@@ -84,8 +100,12 @@ class CloudSuiteClient:
     def adapter(self) -> Adapter:
         if self._adapter is None:
             if self.config.product == "auto":
-                self._adapter = detect_product([self._make(p) for p in ADAPTERS], self.connection)
-                log.info("connection '%s': detected product %s", self.connection, self._adapter.product)
+                adapter = detect_product([self._make(p) for p in ADAPTERS], self.connection)
+                log.info("connection '%s': detected product %s", self.connection, adapter.product)
+                if adapter.product == "csi" and not self.config.csi.mongoose_config:
+                    raise ConfigError(f"connection '{self.connection}': detected product csi, but "
+                                      "'cloudsuite.csi.mongoose_config' (X-Infor-MongooseConfig) is not set")
+                self._adapter = adapter
             else:
                 self._adapter = self._make(self.config.product)
         return self._adapter

@@ -35,7 +35,7 @@ CSI_PROPERTIES = {  # 3.4: the IDOs already carry address, phone and e-mail
                  "Addr_2", "Addr_3", "Addr_4", "City", "State", "Zip", "Country", "FaxNum", "CurrCode", "LangCode",
                  "TaxRegNum1", "CreditHold", "RecordDate", "AdrRecordDate"),
 }
-LN_SELECT = {  # 4: BusinessPartner_ properties; the address is a separate entity (enrichment)
+LN_SELECT = {  # 4: BusinessPartner_ properties, the key first; the address is a separate entity (enrichment)
     "supplier": ("BusinessPartner", "Name", "BusinessPartnerStatus", "BusinessPartnerRole", "AddressCode",
                  "PhoneNumber", "FaxNumber", "Website", "Language", "Currency", "ChamberOfCommerce"),
     "customer": ("BusinessPartner", "Name", "BusinessPartnerStatus", "BusinessPartnerRole", "AddressCode",
@@ -50,7 +50,7 @@ LN_FILTER = {  # role filter on the general BP set; LN qualified enum literals (
 LN_ADDRESS_SELECT = ("AddressCode", "Name", "Street", "HouseNumber", "City", "StateProvince", "ZIPCodePostalCode",
                      "Country")
 FSM_CLASSES = {"supplier": "Vendor", "customer": "Customer"}
-FSM_FIELDS = {  # 5: field names are assumptions on real tenants, hence configurable
+FSM_FIELDS = {  # 5: the key first; field names are assumptions on real tenants, hence configurable
     "supplier": ("Vendor", "VendorGroup", "VendorName", "VendorClass", "CurrentAddressRel.PostalAddress.Municipality"),
     "customer": ("Customer", "FinanceEnterpriseGroup", "CustomerName"),
 }

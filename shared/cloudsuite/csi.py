@@ -98,7 +98,8 @@ class CSIAdapter(Adapter):
         pager = BookmarkPager(self.config.page_size, self.config.max_pages, what)
         while not pager.done:
             params = {"properties": ",".join(properties), "filter": filter_ or None, "orderBy": orderby,
-                      "recordCap": pager.size, "loadType": "NEXT", "bookmark": pager.cursor}
+                      "recordCap": pager.size, "loadType": "NEXT", "bookmark": pager.cursor,
+                      "readOnly": "true"}  # no _ItemId row handles: we never update
 
             def call(params: dict[str, Any] = params) -> Any:
                 params = {**params, "recordCap": pager.size}

@@ -41,7 +41,7 @@ class LNAdapter(Adapter):
     probe_path = f"{API}/tcapi.comBusinessPartner/$metadata"
 
     def key_field(self, entity: str) -> str:
-        return "BusinessPartner"
+        return self.config.ln.select[entity][0]  # the first selected property is the key (config contract)
 
     def start_watermark(self) -> str | None:
         return None
@@ -64,7 +64,7 @@ class LNAdapter(Adapter):
         ln = self.config.ln
         entity_set = ln.entity_sets[entity]
         key = self.key_field(entity)
-        select = ln.select[entity] if key in ln.select[entity] else (key, *ln.select[entity])
+        select = ln.select[entity]
         what = self.what(f"OData {ln.service}/{entity_set}")
         url = f"{self.api_base}{API}/{ln.service}/{entity_set}"
         base = {"$select": ",".join(select), "$filter": ln.filters.get(entity) or None}

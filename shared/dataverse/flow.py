@@ -3,6 +3,7 @@ in-flight key set (never two concurrent requests for the same record)."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import deque
@@ -43,6 +44,8 @@ class PauseGate:
             now = self._clock()
             self._resume_at = max(self._resume_at, now + max(seconds, 0.0))
             if sent_at is not None and seconds > 0:
+                with contextlib.suppress(ValueError):
+                    self._sent.remove(sent_at)  # refused: it does not count as admitted
                 self._learn(now, seconds, sent_at)
             self._cond.notify_all()
 

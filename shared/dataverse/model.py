@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 
@@ -67,7 +68,7 @@ class UpsertRecord:
         object.__setattr__(self, "key", _frozen(self.key))
         object.__setattr__(self, "payload", _frozen(self.payload))
 
-    @property
+    @cached_property
     def identity(self) -> tuple[str, tuple[tuple[str, str], ...]]:
         """(table, sorted normalised key items): equal identities address the same Dataverse row.
 

@@ -8,7 +8,7 @@ at send time (its environment may need ``$batch``, whose encoding is larger), so
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -160,60 +160,75 @@ def dedupe(records: Iterable[UpsertRecord]) -> tuple[list[UpsertRecord], list[tu
     return kept, superseded
 
 
-def pack(encoded: Sequence[Encoded], limits: Limits, mode: Mode) -> tuple[list[tuple[Encoded, ...]], list[Encoded]]:
-    """Cut encoded operations, in order, into requests within ``limits``; return (requests, too large)."""
-    requests: list[tuple[Encoded, ...]] = []
-    too_large: list[Encoded] = []
+def pack(encoded: Iterable[Encoded], limits: Limits, mode: Mode,
+         too_large: list[Encoded] | None = None) -> Iterator[tuple[Encoded, ...]]:
+    """Cut encoded operations, in order, into requests within ``limits`` (lazily: a request is yielded as soon
+    as it is full). Operations that fit no request are appended to ``too_large``."""
     current: list[Encoded] = []
-    current_size = request_size(mode, [])
+    empty_size = request_size(mode, [])
+    current_size = empty_size
     for op in encoded:
         if request_size(mode, [len(op.data)]) > limits.max_request_bytes:
-            too_large.append(op)
+            if too_large is not None:
+                too_large.append(op)
             continue
         # Adding one operation adds its bytes plus one separator (',' or a multipart delimiter line).
         added = len(op.data) + (multipart.delimiter_size() if mode is Mode.BATCH else (1 if current else 0))
         if current and (len(current) >= limits.max_operations or current_size + added > limits.max_request_bytes):
-            requests.append(tuple(current))
-            current, current_size = [], request_size(mode, [])
+            yield tuple(current)
+            current, current_size = [], empty_size
             added = len(op.data) + (multipart.delimiter_size() if mode is Mode.BATCH else 0)
         current.append(op)
         current_size += added
     if current:
-        requests.append(tuple(current))
-    return requests, too_large
+        yield tuple(current)
+
+
+class PlanStream:
+    """A plan produced lazily: iterate for requests (encoding runs as you go); ``rejected`` is complete once
+    the iteration has finished. Validation and de-duplication (last one wins) happen up front."""
+
+    def __init__(self, records: Iterable[UpsertRecord], limits: Limits, mode: Mode, encoder: Encoder,
+                 key_columns: dict[str, Sequence[str]] | None = None) -> None:
+        if mode is Mode.AUTO:
+            raise ValueError("plan a concrete mode (upsert_multiple or batch), not auto")
+        self.mode, self.limits, self.encoder = mode, limits, encoder
+        self.rejected: list[tuple[UpsertRecord, RecordOutcome]] = []
+        valid: list[UpsertRecord] = []
+        for record in records:
+            problem = validate(record, (key_columns or {}).get(record.table))
+            if problem:
+                self.rejected.append(_reject(record, *problem))
+            else:
+                valid.append(record)
+        self._kept, superseded = dedupe(valid)
+        self.rejected.extend(superseded)
+
+    def _encoded(self, table: str) -> Iterator[Encoded]:
+        for record in self._kept:
+            if record.table != table:
+                continue
+            try:
+                yield Encoded(record, self.encoder.encode(record, self.mode))
+            except (TypeError, ValueError) as exc:
+                self.rejected.append(_reject(record, CODE_INVALID_RECORD, f"payload is not JSON-serialisable: {exc}"))
+
+    def __iter__(self) -> Iterator[tuple[Encoded, ...]]:
+        for table in TABLES:  # accounts before contacts: contacts bind their parent account
+            too_large: list[Encoded] = []
+            yield from pack(self._encoded(table), self.limits, self.mode, too_large)
+            for op in too_large:
+                self.rejected.append(_reject(op.record, CODE_RECORD_TOO_LARGE,
+                                             f"record needs {request_size(self.mode, [len(op.data)])} bytes in one "
+                                             f"request; the limit is {self.limits.max_request_bytes}"))
 
 
 def plan(records: Iterable[UpsertRecord], limits: Limits, mode: Mode, encoder: Encoder,
          key_columns: dict[str, Sequence[str]] | None = None) -> RequestPlan:
     """Validate, de-duplicate (last wins), encode and pack ``records`` (any tables, order kept per table)."""
-    if mode is Mode.AUTO:
-        raise ValueError("plan a concrete mode (upsert_multiple or batch), not auto")
-    rejected: list[tuple[UpsertRecord, RecordOutcome]] = []
-    valid: list[UpsertRecord] = []
-    for record in records:
-        problem = validate(record, (key_columns or {}).get(record.table))
-        if problem:
-            rejected.append(_reject(record, *problem))
-        else:
-            valid.append(record)
-    kept, superseded = dedupe(valid)
-    rejected.extend(superseded)
-    encoded: list[Encoded] = []
-    for record in kept:
-        try:
-            encoded.append(Encoded(record, encoder.encode(record, mode)))
-        except (TypeError, ValueError) as exc:
-            rejected.append(_reject(record, CODE_INVALID_RECORD, f"payload is not JSON-serialisable: {exc}"))
-    requests: list[tuple[Encoded, ...]] = []
-    for table in TABLES:  # accounts before contacts: contacts bind their parent account
-        ops = [op for op in encoded if op.record.table == table]
-        table_requests, too_large = pack(ops, limits, mode)
-        requests.extend(table_requests)
-        for op in too_large:
-            rejected.append(_reject(op.record, CODE_RECORD_TOO_LARGE,
-                                    f"record needs {request_size(mode, [len(op.data)])} bytes in one request; "
-                                    f"the limit is {limits.max_request_bytes}"))
-    return RequestPlan(mode=mode, requests=tuple(requests), rejected=tuple(rejected))
+    stream = PlanStream(records, limits, mode, encoder, key_columns)
+    requests = tuple(stream)
+    return RequestPlan(mode=mode, requests=requests, rejected=tuple(stream.rejected))
 
 
 def plan_requests(table: str, records: Iterable[UpsertRecord], limits: Limits | None = None, *,

@@ -27,6 +27,7 @@ from shared.dataverse.config import DataverseConfig
 from shared.dataverse.flow import InFlightKeys, gate_for
 from shared.dataverse.keys import literal
 from shared.dataverse.model import (
+    CODE_INVALID_RECORD,
     CODE_KEY_NOT_FOUND,
     TABLES,
     Mode,
@@ -34,7 +35,7 @@ from shared.dataverse.model import (
     Status,
     UpsertRecord,
 )
-from shared.dataverse.packing import Encoded, Encoder, RequestPlan, plan, upsert_multiple_body
+from shared.dataverse.packing import Encoded, Encoder, PlanStream, RequestPlan, plan, upsert_multiple_body
 from shared.errors import TransientError
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,7 @@ class DataverseWriter:
         return Mode.UPSERT_MULTIPLE if supports_upsert_multiple(self.client, table) else Mode.BATCH
 
     def plan(self, table: str, records: Sequence[UpsertRecord]) -> RequestPlan:
+        """The requests this writer would send for ``records`` of ``table`` (same packing as ``upsert``)."""
         return plan(records, self.config.limits, self.mode_for(table), self.encoder, dict(self.config.key_columns))
 
     # --- writing ------------------------------------------------------------------------------------
@@ -112,40 +114,36 @@ class DataverseWriter:
         call later (it is idempotent); ``FatalError`` means configuration or access is wrong.
         """
         records = list(records)
+        position = {id(r): i for i, r in enumerate(records)}
         outcomes: dict[int, RecordOutcome] = {}
-        by_ref = {id(r): i for i, r in enumerate(records)}
-        for table in TABLES:  # accounts first: contacts bind them
-            table_records = [r for r in records if r.table == table]
-            if not table_records:
-                continue
-            request_plan = self.plan(table, table_records)
-            for record, outcome in request_plan.rejected:
-                outcomes[by_ref[id(record)]] = outcome
-            for op_outcomes in self._send_all(request_plan):
-                for record, outcome in op_outcomes:
-                    outcomes[by_ref[id(record)]] = outcome
-        for i, record in enumerate(records):
-            if i not in outcomes:  # a table this connector does not write
-                outcomes[i] = RecordOutcome(record.ref, record.table, Status.FAILED, code="cssync.invalid_record",
-                                            message=f"table '{record.table}' is not written by this connector")
-        return [outcomes[i] for i in range(len(records))]
 
-    def _send_all(self, request_plan: RequestPlan) -> list[list[tuple[UpsertRecord, RecordOutcome]]]:
-        if not request_plan.requests:
-            return []
-        if len(request_plan.requests) == 1:
-            return [self._send_planned(request_plan.mode, request_plan.requests[0])]
-        workers = min(self.client.concurrency.cap, len(request_plan.requests))
+        def record(pairs: Iterable[tuple[UpsertRecord, RecordOutcome]]) -> None:
+            for rec, outcome in pairs:
+                outcomes[position[id(rec)]] = outcome
+
+        workers = self.client.concurrency.cap
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dataverse-write") as pool:
-            futures: list[Future[list[tuple[UpsertRecord, RecordOutcome]]]] = [
-                pool.submit(self._send_planned, request_plan.mode, ops) for ops in request_plan.requests]
-            done, pending = wait(futures, return_when=FIRST_EXCEPTION)
-            failed = [f for f in done if f.exception() is not None]
-            if failed:
-                for future in pending:
-                    future.cancel()
-                raise failed[0].exception()  # type: ignore[misc]
-            return [f.result() for f in futures]
+            earlier: list[Future[list[tuple[UpsertRecord, RecordOutcome]]]] = []
+            for table in TABLES:
+                group = [r for r in records if r.table == table]
+                if not group:
+                    continue
+                mode = self.mode_for(table)
+                stream = PlanStream(group, self.config.limits, mode, self.encoder, dict(self.config.key_columns))
+                requests: Iterable[tuple[Encoded, ...]] = stream
+                if earlier:
+                    # Contacts bind accounts: encode them while the accounts are in flight, send once they landed.
+                    requests = list(stream)
+                    record(_gather(earlier))
+                # Requests go out as soon as they are packed: encoding overlaps sending.
+                earlier = [pool.submit(self._send_planned, mode, ops) for ops in requests]
+                record(stream.rejected)
+            record(_gather(earlier))
+        for i, rec in enumerate(records):
+            if i not in outcomes:  # a table this connector does not write
+                outcomes[i] = RecordOutcome(rec.ref, rec.table, Status.FAILED, code=CODE_INVALID_RECORD,
+                                            message=f"table '{rec.table}' is not written by this connector")
+        return [outcomes[i] for i in range(len(records))]
 
     def _send_planned(self, mode: Mode, ops: tuple[Encoded, ...]) -> list[tuple[UpsertRecord, RecordOutcome]]:
         with self._in_flight.hold(op.record.identity for op in ops):
@@ -241,3 +239,15 @@ class DataverseWriter:
         limits = self.config.limits
         if len(body) > limits.max_request_bytes or operations > limits.max_operations:
             raise AssertionError(f"packer produced a request of {len(body)} bytes / {operations} operations")
+
+
+def _gather(futures: list[Future[list[tuple[UpsertRecord, RecordOutcome]]]]
+            ) -> list[tuple[UpsertRecord, RecordOutcome]]:
+    """Results of every request; the first exception cancels what has not started and is raised."""
+    done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+    for future in futures:
+        if future in done and future.exception() is not None:
+            for other in pending:
+                other.cancel()
+            raise future.exception()  # type: ignore[misc]
+    return [pair for future in futures for pair in future.result()]

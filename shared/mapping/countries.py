@@ -264,7 +264,6 @@ ISO_COUNTRIES: tuple[tuple[str, str, str], ...] = (
 EXTRA_COUNTRIES: dict[str, str] = {
     "UK": "United Kingdom",
     "EL": "Greece",
-    "USA": "United States",
     "U.S.A.": "United States",
     "U.S.": "United States",
     "HOLLAND": "Netherlands",

@@ -37,7 +37,7 @@ if json.encoder.c_make_encoder is not None:
 
     def _canonical(value: Any) -> str:
         return "".join(_encode_canonical(value, 0))
-_EMAIL = re.compile(r"[^@\s;,<>()\[\]\"]+@(?:[^@\s;,<>()\[\]\".]+\.)+[^@\s;,<>()\[\]\".\d]{2,}")
+_EMAIL = re.compile(r"[^@\s;,<>()\[\]\"]+@(?:[^@\s;,<>()\[\]\".]+\.)+[^@\s;,<>()\[\]\".]{2,}")  # local@domain.tld
 _EMAIL_LIST = re.compile(r"[;,\s]+")
 
 
@@ -105,8 +105,8 @@ def content_hash(key: Mapping[str, str], payload: Mapping[str, Any]) -> str:
 def _row(config: MappingConfig, table: str, entity_set: str, key: str, payload: dict[str, Any],
          parent_key: dict[str, str] | None) -> Row:
     key_dict = {config.key_column: key}
-    digest = hashlib.sha256(_canonical({"key": key_dict, "payload": payload}).encode()).hexdigest()
-    return Row(table, entity_set, key_dict, payload, digest, key_ref(entity_set, config.key_column, key), parent_key)
+    return Row(table, entity_set, key_dict, payload, content_hash(key_dict, payload),
+               key_ref(entity_set, config.key_column, key), parent_key)
 
 
 def _get(raw: Mapping[str, Any], field: str) -> Any:
@@ -224,7 +224,7 @@ def _fit(value: str, limit: int, what: str, config: MappingConfig, key: str, not
     cut = value[:limit]
     while _utf16_len(cut) > limit:
         cut = cut[:-1]
-    notes.append(f"{what} truncated from {length} to {limit} characters")
+    notes.append(f"{what} truncated to fit {limit} characters (was {length})")
     return cut.rstrip()
 
 
@@ -287,23 +287,27 @@ def _items(raw: Mapping[str, Any], contact: ContactPlan, key: str) -> tuple[Mapp
 
 def _contact(config: MappingConfig, contact: ContactPlan, item: Mapping[str, Any], account_key: str,
              parent: dict[str, str], bind: str, notes: list[str]) -> Row | None:
-    where = f"contact {contact.id}"
-    first, last = _person(contact, item, account_key, notes, where)
-    if last is None:
-        return None
-    key = account_key + SEPARATOR + contact.id
+    suffix = contact.id
     if contact.list is not None:
         ids = tuple(_text(item, f, account_key) for f in contact.key)
         if None in ids:
-            notes.append(f"{where}: an item has no {'/'.join(contact.key)}, contact not written")
+            notes.append(f"contact {suffix}: an item has no {'/'.join(contact.key)}, contact not written")
             return None
-        key += SEPARATOR + join_parts(ids)
+        suffix += SEPARATOR + join_parts(ids)
+    where = f"contact {suffix}"  # "contact yref", "contact ref|1|AP": what the notes and errors call it
+    first, last = _person(contact, item, account_key, notes, where)
+    if last is None:
+        return None
+    key = account_key + SEPARATOR + suffix
     _check_key_length(config, key, account_key)
     payload: dict[str, Any] = {}
+    if first is not None and len(first) > contact.firstname_limit >> 1:
+        first = _fit(first, contact.firstname_limit, f"{where}.firstname", config, account_key, notes)
     if first is not None or config.empty == "null":
-        payload["firstname"] = None if first is None else _fit(
-            first, contact.firstname_limit, f"{where}.firstname", config, account_key, notes)
-    payload["lastname"] = _fit(last, contact.lastname_limit, f"{where}.lastname", config, account_key, notes)
+        payload["firstname"] = first
+    if len(last) > contact.lastname_limit >> 1:
+        last = _fit(last, contact.lastname_limit, f"{where}.lastname", config, account_key, notes)
+    payload["lastname"] = last
     _fill(payload, item, contact.columns, config, account_key, notes, where)
     if contact.status is not None:
         _set_state(payload, item, contact.status, account_key)

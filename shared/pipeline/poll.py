@@ -22,6 +22,7 @@ from shared import audit, defaults, state
 from shared.config import AppSettings
 from shared.connections import Connection
 from shared.errors import FatalError, RecordError, SyncError
+from shared.hashstate import Entry, HashShards, short_hash
 from shared.messages import PageMessage, WriteMessage, WriteRow
 from shared.pipeline.runtime import Runtime, runtime
 from shared.telemetry import log_event
@@ -167,17 +168,21 @@ def deactivate_missing(rt: Runtime, conn: Connection, results: list[PollResult])
     seen: set[str] = set().union(*(r.seen for r in results))
     key_column = str(conn.dataverse.get("key_column") or defaults.DATAVERSE_KEY_COLUMN)
     job = results[0]
-    missing = [s for s in state.iter_record_keys(rt.state, conn.name, "account") if s.key not in seen]
-    rows = [WriteRow(table="account", key={key_column: s.key}, payload={"statecode": 1, "statuscode": 2},
-                     ref=s.key, hash=defaults.DEACTIVATED_HASH) for s in missing]
+    shards = HashShards(rt.state, conn.name, "account")
+    entries = {k: e for k, e in shards.iter_all() if k not in seen and e.hash != short_hash(defaults.DEACTIVATED_HASH)}
+    written = state.written_batches(rt.state, conn.name, {e.batch_id for e in entries.values()})
+    # Only rows confirmed written exist in Dataverse: an upsert of a missing key would create an empty account.
+    missing = sorted(k for k, e in entries.items() if e.batch_id in written and k not in written[e.batch_id])
+    rows = [WriteRow(table="account", key={key_column: k}, payload={"statecode": 1, "statuscode": 2}, ref=k,
+                     hash=defaults.DEACTIVATED_HASH) for k in missing]
     step = defaults.RECONCILE_BATCH_ROWS
     for start in range(0, len(rows), step):
         chunk = rows[start:start + step]
         batch_id = f"reconcile-{job.job_id}-{start // step:05d}"
+        shards.record({r.ref: Entry(short_hash(r.hash), batch_id) for r in chunk})
         rt.send(defaults.WRITES_QUEUE, WriteMessage(job_id=job.job_id, connection=conn.name, entity=job.entity,
                                                     table="account", batch_id=batch_id, rows=chunk))
-    for result in results:
-        result.deactivated = len(rows) if result is job else 0
+    job.deactivated = len(rows)
     if rows:
         log.info("connection '%s': reconciliation deactivates %d account(s) gone from CloudSuite", conn.name, len(rows))
     return len(rows)

@@ -17,6 +17,7 @@ from typing import Any
 from shared import audit, defaults, messages, state
 from shared.config import AppSettings
 from shared.errors import RecordError
+from shared.hashstate import Entry, HashShards, short_hash
 from shared.messages import MessageError, PageMessage, WriteMessage, WriteRow
 from shared.pipeline.deadletters import dead_letter_raw, dead_letter_row, park_undecodable
 from shared.pipeline.runtime import Runtime, runtime
@@ -91,8 +92,7 @@ def transform_page(rt: Runtime, msg: PageMessage, *, dequeue_count: int = 1) -> 
     for table, by_key in rows.items():
         if not by_key:
             continue
-        known = state.load_states(rt.state, conn.name, table, by_key)
-        fresh = [r for k, r in by_key.items() if known.get(k) is None or known[k].hash != r.hash]
+        fresh = _changed_rows(rt, conn.name, table, by_key)
         result.unchanged += len(by_key) - len(fresh)
         result.rows += len(fresh)
         if fresh and writer is not None:
@@ -109,6 +109,19 @@ def transform_page(rt: Runtime, msg: PageMessage, *, dequeue_count: int = 1) -> 
     return result
 
 
+def _changed_rows(rt: Runtime, connection: str, table: str, by_key: dict[str, WriteRow]) -> list[WriteRow]:
+    """Rows whose content differs from what was last written (or was never confirmed written)."""
+    known = HashShards(rt.state, connection, table).lookup(list(by_key))
+    written = state.written_batches(rt.state, connection, {e.batch_id for e in known.values()})
+
+    def current(key: str, row: WriteRow) -> bool:
+        entry = known.get(key)
+        return (entry is not None and entry.hash == short_hash(row.hash) and entry.batch_id in written
+                and key not in written[entry.batch_id])
+
+    return [row for key, row in by_key.items() if not current(key, row)]
+
+
 def _send_batches(rt: Runtime, writer: Any, msg: PageMessage, table: str, fresh: list[WriteRow]) -> int:
     from shared.dataverse import UpsertRecord
 
@@ -121,9 +134,14 @@ def _send_batches(rt: Runtime, writer: Any, msg: PageMessage, table: str, fresh:
         dead_letter_row(rt, msg.job_id, msg.connection, msg.entity, "", row, outcome.code, outcome.message,
                         msg.replay_count)
     delay = defaults.CONTACT_BATCH_DELAY_S if table == "contact" else 0
+    batches = []
     for batch in plan.batches:
         batch_rows = [by_ref[r.ref] for r in batch]
-        batch_id = batch_id_for(msg.job_id, msg.page, table, batch_rows)
+        batches.append((batch_id_for(msg.job_id, msg.page, table, batch_rows), batch_rows))
+    # Remember what each row was handed to before sending: a crash in between only causes a re-send.
+    HashShards(rt.state, msg.connection, table).record(
+        {row.ref: Entry(short_hash(row.hash), batch_id) for batch_id, batch_rows in batches for row in batch_rows})
+    for batch_id, batch_rows in batches:
         rt.send(defaults.WRITES_QUEUE, WriteMessage(job_id=msg.job_id, connection=msg.connection, entity=msg.entity,
                                                     table=table, batch_id=batch_id, rows=batch_rows, page=msg.page,
                                                     polled_at=msg.polled_at, replay_count=msg.replay_count),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -60,45 +60,36 @@ def write_batch(rt: Runtime, msg: WriteMessage, *, dequeue_count: int = 1) -> di
     outcomes = writer.upsert(records)  # TransientError propagates: the host retries the whole message
     by_ref = {r.ref: r for r in msg.rows}
     counts = {"written": 0, "created": 0, "updated": 0, "failed": 0, "deferred": 0}
-    state_rows, audit_rows, deferred = [], [], []
-    written_at = state.now_iso()
+    audit_rows: list[dict[str, Any]] = []
+    deferred: list[tuple[WriteRow, Any]] = []
+    unconfirmed: list[str] = []
+    results: list[list[str]] = []  # [key, outcome, Dataverse id] per record, kept compactly in the batch's audit row
     for outcome in outcomes:
         row = by_ref[outcome.ref]
-        common = {"job_id": msg.job_id, "batch_id": msg.batch_id, "entity": msg.entity, "outcome": str(outcome.status)}
+        results.append([row.ref, str(outcome.status), outcome.record_id or ""])
         if outcome.status.written or outcome.status is Status.SUPERSEDED:
             counts["written"] += 1
             counts["created"] += outcome.status is Status.CREATED
             counts["updated"] += outcome.status is Status.UPDATED
-            state_rows.append(state.record_state_row(
-                conn.name, row.table, row.ref, hash=row.hash, record_id=outcome.record_id, source_key=row.ref,
-                written_at=written_at, deactivated=row.hash == defaults.DEACTIVATED_HASH,
-                source_changed_at=row.source_changed_at, polled_at=msg.polled_at or None, reason="", code="",
-                **common))
-            audit_rows.append(audit.record_row(msg.job_id, row.table, row.ref, msg.batch_id, hash=row.hash,
-                                               record_id=outcome.record_id, source_changed_at=row.source_changed_at,
-                                               polled_at=msg.polled_at or None, **common))
-        elif outcome.status is Status.DEFERRED:
+            continue
+        unconfirmed.append(row.ref)
+        if outcome.status is Status.DEFERRED:
             counts["deferred"] += 1
             deferred.append((row, outcome))
-        else:
-            counts["failed"] += 1
-            dead_letter_row(rt, msg.job_id, msg.connection, msg.entity, msg.batch_id, row, outcome.code,
-                             outcome.message, msg.replay_count)
-            state_rows.append(state.record_state_row(conn.name, row.table, row.ref, source_key=row.ref,
-                                                     reason=outcome.message, code=outcome.code, **common))
-            audit_rows.append(audit.record_row(msg.job_id, row.table, row.ref, msg.batch_id, code=outcome.code,
-                                               reason=outcome.message, **common))
+            continue
+        counts["failed"] += 1
+        dead_letter_row(rt, msg.job_id, msg.connection, msg.entity, msg.batch_id, row, outcome.code,
+                        outcome.message, msg.replay_count)
+        audit_rows.append(audit.record_row(msg.job_id, row.table, row.ref, msg.batch_id, outcome="failed",
+                                           code=outcome.code, reason=outcome.message, entity=msg.entity))
     if deferred:
         _defer(rt, msg, deferred, audit_rows)
-    grouped: dict[str, list[dict[str, Any]]] = {}
-    for row in state_rows:
-        grouped.setdefault(row["PartitionKey"], []).append(row)
-    state.submit_in_transactions(rt.state, grouped)
     audit.write_rows(rt.audit, audit_rows)
     requests = writer.requests_sent - requests_before
-    state.mark_batch_written(rt.state, conn.name, msg.batch_id, msg.job_id, counts)
-    audit.write_batch(rt.audit, msg.job_id, msg.batch_id, rows=len(msg.rows), table=msg.table, requests=requests,
-                      dequeue_count=dequeue_count, replay_count=msg.replay_count, **counts)
+    state.mark_batch_written(rt.state, conn.name, msg.batch_id, msg.job_id, counts, unconfirmed)
+    audit.write_batch(rt.audit, msg.job_id, msg.batch_id, rows=len(msg.rows), dv_table=msg.table, requests=requests,
+                      dequeue_count=dequeue_count, replay_count=msg.replay_count, entity=msg.entity,
+                      polled_at=msg.polled_at or None, results=audit.pack_results(results), **counts)
     log_event(log, "write.completed", job_id=msg.job_id, connection=msg.connection, entity=msg.entity,
               outcome="ok" if not (counts["failed"] or counts["deferred"]) else "partial", batch_id=msg.batch_id,
               dequeue_count=dequeue_count, written=counts["written"], created=counts["created"],
@@ -132,7 +123,3 @@ def _log_lag(msg: WriteMessage, written: int) -> None:
     lag = (datetime.now(UTC) - polled).total_seconds()
     log_event(log, "sync.lag", job_id=msg.job_id, connection=msg.connection, entity=msg.entity, records=written,
               lag_max_s=round(lag, 3), batch_id=msg.batch_id)
-
-
-def row_document(row: WriteRow) -> dict[str, Any]:
-    return asdict(row)

@@ -25,9 +25,17 @@ def sim_factory() -> Iterator[Callable[..., DataverseSimulator]]:
         sim.stop()
 
 
+@pytest.fixture(scope="session")
+def _shared_sim() -> Iterator[DataverseSimulator]:
+    with make_sim() as sim:
+        yield sim
+
+
 @pytest.fixture
-def sim(sim_factory: Callable[..., DataverseSimulator]) -> DataverseSimulator:
-    return sim_factory()
+def sim(_shared_sim: DataverseSimulator) -> DataverseSimulator:
+    """The default-configuration simulator, reset to its initial state for every test."""
+    _shared_sim.reset()
+    return _shared_sim
 
 
 @pytest.fixture

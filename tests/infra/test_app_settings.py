@@ -91,7 +91,8 @@ def test_no_setting_flex_consumption_forbids_is_set_anywhere_in_infra():
     assert not set(FLEX_FORBIDDEN) & set(bicep_app_settings())
     key = re.compile(r"^\s*'?(" + "|".join(FLEX_FORBIDDEN) + r")'?\s*:", re.MULTILINE)
     for path in [*INFRA.rglob("*.bicep"), *INFRA.rglob("*.bicepparam"), *INFRA.glob("*.json")]:
-        assert not key.search(path.read_text(encoding="utf-8")), f"{path.relative_to(ROOT)} sets a Flex-forbidden setting"
+        where = path.relative_to(ROOT)
+        assert not key.search(path.read_text(encoding="utf-8")), f"{where} sets a Flex-forbidden setting"
 
 
 def test_the_deploy_workflow_sets_no_build_flags_flex_rejects():
@@ -102,8 +103,10 @@ def test_the_deploy_workflow_sets_no_build_flags_flex_rejects():
 
 def test_storage_names_match_shared_defaults():
     text = (INFRA / "modules" / "storage.bicep").read_text(encoding="utf-8")
-    queues = set(re.findall(r"'([a-z0-9-]+)'", text[text.index("var queueNames"):text.index("var tableNames")]))
-    tables = set(re.findall(r"'([a-z0-9]+)'", text[text.index("var tableNames"):text.index("var payloadContainerName")]))
+    queue_block = text[text.index("var queueNames"):text.index("var tableNames")]
+    table_block = text[text.index("var tableNames"):text.index("var payloadContainerName")]
+    queues = set(re.findall(r"'([a-z0-9-]+)'", queue_block))
+    tables = set(re.findall(r"'([a-z0-9]+)'", table_block))
     expected_queues = {q + suffix for q in (defaults.PAGES_QUEUE, defaults.WRITES_QUEUE)
                        for suffix in ("", defaults.POISON_SUFFIX)}
     assert queues == expected_queues
@@ -135,7 +138,8 @@ def test_alert_parameter_placeholders_exist_in_the_queries(name):
 
 def test_azd_parameters_connections_document_is_valid():
     schemas = ROOT / "shared" / "schemas"
-    resources = {p.name: Resource.from_contents(json.loads(p.read_text(encoding="utf-8"))) for p in schemas.glob("*.json")}
+    resources = {p.name: Resource.from_contents(json.loads(p.read_text(encoding="utf-8")))
+                 for p in schemas.glob("*.json")}
     registry = Registry().with_resources(resources.items())
     schema = json.loads((schemas / "connections.schema.json").read_text(encoding="utf-8"))
     parameters = json.loads((INFRA / "main.parameters.json").read_text(encoding="utf-8"))["parameters"]

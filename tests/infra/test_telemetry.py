@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import enum
 import logging
 import re
 from datetime import UTC, datetime, timedelta, timezone
@@ -109,6 +111,48 @@ def test_docs_catalogue_matches_the_code():
         assert documented[name] == set(spec.fields), f"docs/telemetry.md fields of {name}"
 
 
+def test_long_values_are_truncated_after_redaction_and_enums_render_their_value():
+    class Stage(enum.Enum):
+        WRITE = "write"
+
+    line = render_event("deadletter.added", stage=Stage.WRITE, reason="x" * 5000)
+    reason = parse_event(line)["reason"]
+    assert parse_event(line)["stage"] == "write"
+    assert len(reason) == telemetry.MAX_VALUE_CHARS + len("...[truncated]")
+    assert reason.endswith("...[truncated]")
+
+
 def test_datetimes_are_utc():
     moment = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     assert telemetry._format_value(moment) == "2026-01-02T03:04:05Z"
+
+
+def _log_event_calls() -> list[tuple[str, int, ast.Call]]:
+    calls = []
+    for path in sorted(ROOT.rglob("*.py")):
+        if {".venv", ".venv-iac", "node_modules", "tests"} & set(path.relative_to(ROOT).parts):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "log_event":
+                calls.append((str(path.relative_to(ROOT)), node.lineno, node))
+    return calls
+
+
+def test_every_log_event_call_in_the_app_uses_catalogue_names():
+    """Static check of the code's calls (a typo would only raise when that code path runs)."""
+    problems = []
+    for where, line, call in _log_event_calls():
+        if len(call.args) < 2 or not isinstance(call.args[1], ast.Constant):
+            continue  # event chosen at run time: covered by the tests of that code
+        event = call.args[1].value
+        if event not in EVENTS:
+            problems.append(f"{where}:{line}: unknown event {event!r}")
+            continue
+        names = {k.arg for k in call.keywords if k.arg and k.arg != "level"}
+        spread = any(k.arg is None for k in call.keywords)
+        unknown = sorted(names - set(EVENTS[event].fields))
+        problems.extend(f"{where}:{line}: {event} has no field {n!r}" for n in unknown)
+        if not spread:
+            problems.extend(f"{where}:{line}: {event} misses required {n!r}"
+                            for n in EVENTS[event].required if n not in names)
+    assert problems == []
