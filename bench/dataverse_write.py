@@ -27,7 +27,6 @@ SMOKE_ARGS = ["--records", "400", "--throttle-records", "400"]
 
 TENANT, CLIENT_ID, SECRET = "bench-tenant", "22222222-3333-4444-5555-666666666666", "bench-secret-value"
 THROTTLE_PER_S = 20
-EXTRA: dict = {}
 ADF_WRITE_BATCH_SIZE = 10  # Azure Data Factory's Dynamics sink default writeBatchSize
 CITIES = ["Amsterdam", "Rotterdam", "München", "Łódź", "Zürich", "São Paulo", "Kraków", "Malmö", "Besançon"]
 
@@ -120,7 +119,7 @@ def _run(records: list[UpsertRecord], throttle: int | None) -> dict[str, Any]:
     try:
         config = DataverseConfig.from_section({
             "url": sim.info["url"], "auth": "client_secret", "tenant_id": TENANT, "client_id": CLIENT_ID,
-            "client_secret_name": "bench", "authority": sim.info["authority"], "ca_bundle": sim.info["ca_bundle"], **EXTRA},
+            "client_secret_name": "bench", "authority": sim.info["authority"], "ca_bundle": sim.info["ca_bundle"]},
             "bench")
         writer = DataverseWriter(config, secret=SECRET)
         started = time.perf_counter()

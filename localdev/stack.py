@@ -91,6 +91,13 @@ class LocalStack:
         self.stop()
 
 
+def _product_options(product: str, cloudsuite: CloudSuiteSimulator) -> dict[str, Any]:
+    """What a connection must name for each product line (the simulator's values)."""
+    if product == "csi":
+        return {"csi": {"mongoose_config": cloudsuite.settings.csi_configs[0]}}
+    return {}
+
+
 def start_stack(product: str = "m3", *, suppliers: int = 200, customers: int = 200, seed: int = 1,
                 cloudsuite_options: dict[str, Any] | None = None, dataverse_options: dict[str, Any] | None = None,
                 connection_overrides: dict[str, Any] | None = None) -> LocalStack:
@@ -109,7 +116,8 @@ def start_stack(product: str = "m3", *, suppliers: int = 200, customers: int = 2
     connection: dict[str, Any] = {
         "name": name,
         "entities": ["supplier", "customer"],
-        "cloudsuite": {"product": product, "ionapi_secret": ionapi_secret, "ca_bundle": cloudsuite.ca_bundle},
+        "cloudsuite": {"product": product, "ionapi_secret": ionapi_secret, "ca_bundle": cloudsuite.ca_bundle,
+                       **_product_options(product, cloudsuite)},
         "dataverse": {"url": dataverse.url, "auth": "client_secret", "tenant_id": dataverse.entra.tenant,
                       "client_id": dataverse.entra.client_id, "client_secret_name": DATAVERSE_SECRET_NAME,
                       "authority": dataverse.authority, "ca_bundle": dataverse.ca_bundle},

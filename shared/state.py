@@ -181,6 +181,35 @@ def written_batches(table: TableClient, connection: str, batch_ids: Iterable[str
     return out
 
 
+def claim_batch(table: TableClient, connection: str, batch_id: str, owner: str,
+                ttl_s: float = defaults.BATCH_CLAIM_TTL_S) -> bool:
+    """Claim a batch before writing it, so two deliveries of one batch never write at the same time.
+
+    False while another invocation holds a fresh claim; a stale claim (its holder crashed) is taken over.
+    """
+    row = {"PartitionKey": f"claim|{table_key(connection)}", "RowKey": batch_id, "owner": owner,
+           "expires_at": (datetime.now(UTC) + timedelta(seconds=ttl_s)).isoformat()}
+    try:
+        table.create_entity(row)
+        return True
+    except ResourceExistsError:
+        pass
+    try:
+        current = table.get_entity(row["PartitionKey"], batch_id)
+    except ResourceNotFoundError:
+        return claim_batch(table, connection, batch_id, owner, ttl_s)
+    if current.get("owner") == owner:
+        return True
+    if datetime.fromisoformat(str(current["expires_at"])) > datetime.now(UTC):
+        return False
+    try:
+        table.update_entity(row, mode=UpdateMode.REPLACE, etag=current.metadata["etag"],
+                            match_condition=MatchConditions.IfNotModified)
+        return True
+    except (HttpResponseError, ResourceNotFoundError):
+        return False
+
+
 def batch_info(table: TableClient, connection: str, batch_id: str) -> dict[str, Any] | None:
     """The stored row of a written batch (job id, counts, unconfirmed keys), or None."""
     try:

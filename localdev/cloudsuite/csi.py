@@ -194,9 +194,10 @@ class CSI(Product):
         params = {k.lower(): v[0] for k, v in request.query.items()}
         try:
             with self.ctx.lock:
-                return Response.json(self._load(ido, config, params))
+                body = self._load(ido, config, params)
         except (IdoError, IllegalFilter, FilterSyntax) as exc:
             return _failure(str(exc))
+        return Response.json(body)  # serialised outside the lock
 
     def _load(self, ido: Ido, config: str, params: dict[str, str]) -> dict[str, Any]:
         table = self.table(ido.entity, config)

@@ -208,6 +208,8 @@ class LN(Product):
         cap = self.ctx.settings.ln_max_page_size
         size = min(x for x in (top, cap) if x is not None) if (top is not None or cap) else None
         matching = [k for k in table.keys if keep(table.rows[k])] if "$filter" in params else table.keys
+        if params.get("$orderby"):
+            matching = _order(table, es, matching, params["$orderby"])
         page = matching[skip: skip + size] if size is not None else matching[skip:]
         body: dict[str, Any] = {"@odata.context": context + (f"({','.join(select)})" if select else "")}
         if params.get("$count", "").lower() == "true":
@@ -334,6 +336,20 @@ class LN(Product):
             for contact in [k for k, r in data.contacts.rows.items() if r[1] == key]:
                 data.contacts.remove(contact)
             data.bp.remove(key)
+
+
+def _order(table: Table, es: EntitySet, keys: list[str], raw: str) -> list[str]:
+    """$orderby=Prop [asc|desc], ...: stable sorts from the last criterion to the first (key order breaks ties)."""
+    criteria = []
+    for part in (p.strip() for p in raw.split(",") if p.strip()):
+        name, _, direction = part.partition(" ")
+        if name not in table.pos or direction.strip() not in ("", "asc", "desc"):
+            raise ODataError(f"Could not find a property named '{name}' on type '{es.service}.{es.type_name}'.")
+        criteria.append((table.pos[name], direction.strip() == "desc"))
+    ordered = list(keys)
+    for pos, desc in reversed(criteria):
+        ordered.sort(key=lambda k, p=pos: (table.rows[k][p] is not None, table.rows[k][p] or ""), reverse=desc)
+    return ordered
 
 
 def _int(raw: str | None, name: str) -> int | None:

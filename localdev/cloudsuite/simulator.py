@@ -60,6 +60,12 @@ class CloudSuiteSimulator:
         self._throttled = 0
 
     # --- lifecycle --------------------------------------------------------------------------------
+    def warm(self, products: tuple[str, ...] | None = None, entities: tuple[str, ...] = ENTITIES) -> None:
+        """Build the data now instead of on the first request that needs it (100k rows take seconds)."""
+        for name in products or tuple(self.products):
+            for entity in entities:
+                self.product(name).keys(entity)
+
     def start(self) -> CloudSuiteSimulator:
         self.server.start()
         return self

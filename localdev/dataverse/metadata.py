@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
 
 from localdev.dataverse.odata import DvError, compare, parse_filter, parse_key_predicate, parse_segment
 from localdev.dataverse.schema import KEYABLE_TYPES, Column, Key, Table
@@ -38,7 +37,7 @@ def _filter(items: list[dict[str, Any]], c: Call) -> list[dict[str, Any]]:
     text = c.q("$filter")
     if not text:
         return items
-    aliases = {k: unquote(v[0]) for k, v in c.query.items() if k.startswith("@")}
+    aliases = {k: v[0] for k, v in c.query.items() if k.startswith("@")}  # already decoded
     try:
         comparisons = parse_filter(text, aliases)
     except ValueError as exc:

@@ -60,11 +60,16 @@ class Segment:
 
 
 def parse_segment(raw: str) -> Segment:
-    """``accounts(cssync_sourcekey='A')`` -> Segment('accounts', "cssync_sourcekey='A'")."""
-    idx = raw.find("(")
-    if idx < 0 or not raw.endswith(")"):
-        return Segment(unquote(raw), None)
-    return Segment(unquote(raw[:idx]), raw[idx + 1:-1])
+    """``accounts(cssync_sourcekey='A')`` -> Segment('accounts', "cssync_sourcekey='A'").
+
+    The segment is percent-decoded once, before parsing (as OData does), so ``%28``/``%27`` work like ``(``/``'``
+    and an encoded ``/`` or ``%`` inside a key value arrives as that character.
+    """
+    text = unquote(raw)
+    idx = text.find("(")
+    if idx < 0 or not text.endswith(")"):
+        return Segment(text, None)
+    return Segment(text[:idx], text[idx + 1:-1])
 
 
 def parse_literal(text: str) -> Any:
@@ -106,9 +111,9 @@ def _split_top(text: str, sep: str) -> list[str]:
     return out
 
 
-def parse_key_predicate(raw: str) -> tuple[str | None, dict[str, Any]]:
-    """Key text (raw, may be percent-encoded) -> (guid, {}) or (None, {name: value})."""
-    text = unquote(raw).strip()  # OData decodes the URL before parsing literals: %27 is a quote
+def parse_key_predicate(text: str) -> tuple[str | None, dict[str, Any]]:
+    """Decoded key text -> (guid, {}) or (None, {name: value})."""
+    text = text.strip()
     if is_guid(text):
         return text.lower(), {}
     pairs: dict[str, Any] = {}

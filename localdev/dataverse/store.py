@@ -287,7 +287,7 @@ class Store:
         with self.lock:
             self.poisoned.append((table, column, value))
 
-    def changes(self, table: Table, body: dict[str, Any], ctx: Context, *, bulk: bool = False) -> dict[str, Any]:
+    def changes(self, table: Table, body: dict[str, Any], ctx: Context) -> dict[str, Any]:
         """Validate a JSON entity body -> {column: value}; lookups become (table, id) tuples."""
         if not isinstance(body, dict):
             raise DvError(400, "0x0", "An error occurred while validating input parameters: "

@@ -6,6 +6,7 @@ simulator wraps top-level requests with auth, throttling and common headers.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -46,7 +47,6 @@ class Call:
         if not self.body:
             return {}
         try:
-            import json
             return json.loads(self.body.decode("utf-8"))
         except ValueError:
             raise DvError(400, "0x80048d19", "Error identified in Payload provided by the user for Entity :''  ---->  "
@@ -254,7 +254,7 @@ class WebApi:
         c.info.update(kind="query", operations=1)
         self._refuse_unsimulated(c)
         select = self._select(c, table)
-        aliases = {k: unquote(v[0]) for k, v in c.query.items() if k.startswith("@")}
+        aliases = {k: v[0] for k, v in c.query.items() if k.startswith("@")}  # already decoded
         comparisons = []
         if c.q("$filter"):
             try:
@@ -457,7 +457,7 @@ class WebApi:
 
     def _sdkmessagefilters(self, c: Call) -> Response:
         c.info.update(kind="sdkmessagefilters", operations=1)
-        aliases = {k: unquote(v[0]) for k, v in c.query.items() if k.startswith("@")}
+        aliases = {k: v[0] for k, v in c.query.items() if k.startswith("@")}  # already decoded
         try:
             comparisons = parse_filter(c.q("$filter") or "", aliases) if c.q("$filter") else []
         except ValueError as exc:

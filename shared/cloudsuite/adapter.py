@@ -71,6 +71,8 @@ class Adapter(ABC):
         url = f"{self.api_base}{self.probe_path}"
         status, text = self.transport.request_json(
             "GET", url, headers=self.probe_headers(), what=f"probe {self.product}", accept_status=lambda s: True)
+        if status in (401, 429) or status >= 500:
+            return Probe(False, f"inconclusive (HTTP {status})")  # reference 1.4: says nothing either way
         if not 200 <= status < 300:
             return Probe(False, f"HTTP {status}")
         try:

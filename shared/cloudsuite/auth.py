@@ -19,13 +19,10 @@ import requests
 from shared import defaults
 from shared.cloudsuite.ionapi import IonApi
 from shared.cloudsuite.transport import body_message, retry_after_of
-from shared.errors import AuthError, ThrottledError, TransientError
+from shared.errors import AuthError, ConfigError, ThrottledError, TransientError
 from shared.redaction import redact, register_secret
 
 log = logging.getLogger(__name__)
-
-_DEFAULT_LIFETIME_S = 3600.0  # only if a token response omits expires_in: the shortest lifetime seen in practice
-
 
 @dataclass(frozen=True)
 class TokenPolicy:
@@ -123,7 +120,7 @@ class TokenProvider:
                                          headers={"Accept": "application/json"})
             text = response.text
         except requests.exceptions.SSLError as exc:
-            raise AuthError(f"token request ({grant}) to {url}: TLS verification failed: {redact(exc)}") from None
+            raise ConfigError(f"token request ({grant}) to {url}: TLS verification failed: {redact(exc)}") from None
         except requests.exceptions.RequestException as exc:
             raise TransientError(f"token request ({grant}) to {url} failed: {type(exc).__name__}") from None
         status = response.status_code
@@ -151,9 +148,9 @@ class TokenProvider:
         if token_type.lower() != "bearer":
             raise AuthError(f"token request ({grant}) to {url}: unsupported token_type {token_type!r}")
         try:
-            lifetime = float(data.get("expires_in") or _DEFAULT_LIFETIME_S)
+            lifetime = float(data.get("expires_in") or defaults.CLOUDSUITE_TOKEN_DEFAULT_LIFETIME_S)
         except (TypeError, ValueError):
-            lifetime = _DEFAULT_LIFETIME_S
+            lifetime = defaults.CLOUDSUITE_TOKEN_DEFAULT_LIFETIME_S
         self.grants += 1
         log.info("token obtained (grant %s, expires_in %.0f s, refresh token %s)", grant, lifetime,
                  "issued" if refresh else "not issued")

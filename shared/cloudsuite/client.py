@@ -1,6 +1,7 @@
 """The CloudSuite client the pipeline uses: one per connection, one interface for M3, CSI, LN and FSM.
 
     client = CloudSuiteClient.for_connection(connection, ionapi_text)   # text of the .ionapi secret
+    # or CloudSuiteClient.from_secrets(connection, secret_source)      # reads cloudsuite.ionapi_secret
     watermark = client.start_watermark()                                 # optional: one per run for all entities
     for page in client.iter_changed("supplier", since=stored, watermark=watermark):
         enqueue(page)                                                    # page.records, page.key_field, ...
@@ -16,6 +17,7 @@ trailing empty page (CSI/LN/FSM when N is an exact multiple); the token request 
 Enrichment (``enrich``: addresses / contacts) is off by default because the lists already carry the address,
 phone and e-mail where the product has them (M3 customers, CSI, FSM dotted fields). When on: M3 adds one MI
 bulk POST per page and kind; LN uses ``$expand`` (no extra request); CSI and FSM need none.
+More in README.md beside this module.
 """
 
 from __future__ import annotations

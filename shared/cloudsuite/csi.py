@@ -61,11 +61,16 @@ class CSIAdapter(Adapter):
         return datetime.now(self._zone()).strftime(WATERMARK_FORMAT)
 
     def lower_bound(self, since: str, overlap_s: float) -> str | None:
+        """``since - overlap``, minus the DST shift when the site's UTC offset changed since ``since``:
+        after clocks go back, local times repeat, and rows stamped in the repeated hour sort before ``since``."""
         try:
             stamp = datetime.strptime(str(since).strip(), WATERMARK_FORMAT)
         except ValueError:
             raise ConfigError(self.what(f"stored watermark {since!r} is not 'YYYY-MM-DD HH:MM:SS'")) from None
-        return (stamp - timedelta(seconds=overlap_s)).strftime(WATERMARK_FORMAT)
+        zone = self._zone()
+        then, now = stamp.replace(tzinfo=zone).utcoffset(), datetime.now(zone).utcoffset()
+        shift = abs(now - then) if now is not None and then is not None else timedelta(0)
+        return (stamp - timedelta(seconds=overlap_s) - shift).strftime(WATERMARK_FORMAT)
 
     def probe_headers(self) -> dict[str, str]:
         config = self.config.csi.mongoose_config
@@ -73,8 +78,8 @@ class CSIAdapter(Adapter):
 
     def looks_like_product(self, body: object) -> bool:
         if isinstance(body, list):
-            return True  # a list of configuration names
-        return isinstance(body, dict) and any(k in body for k in ("Configurations", "configurations", "Items"))
+            return all(isinstance(name, str) for name in body)  # the configuration names
+        return isinstance(body, dict) and any(k in body for k in ("Configurations", "configurations"))
 
     def _filter(self, entity: str, lower: str | None) -> str:
         base = self.config.csi.filters.get(entity, "")

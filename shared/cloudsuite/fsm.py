@@ -19,6 +19,7 @@ from shared.cloudsuite.adapter import Adapter, RawPage
 from shared.cloudsuite.errors import HTTPStatusError, LandmarkError
 from shared.cloudsuite.page import Record, clean_record
 from shared.cloudsuite.paging import OffsetPager
+from shared.cloudsuite.transport import BODY_EXCERPT
 from shared.errors import ConfigError
 
 API = "/FSM/fsm/soap/classes"
@@ -28,7 +29,7 @@ _FILTER_ERROR = "ConditionNode tree failed"
 def landmark_records(body: Any, what: str) -> list[Record]:
     if isinstance(body, dict):
         if _FILTER_ERROR in str(body) or ("_records" not in body and ("message" in body or "error" in body)):
-            raise LandmarkError(f"{what}: {str(body.get('message') or body.get('error') or body)[:300]}")
+            raise LandmarkError(f"{what}: {str(body.get('message') or body.get('error') or body)[:BODY_EXCERPT]}")
         items = body.get("_records") or []
     elif isinstance(body, list):
         items = body
@@ -64,7 +65,9 @@ class FSMAdapter(Adapter):
         return (stamp - timedelta(seconds=overlap_s)).strftime(fmt)
 
     def looks_like_product(self, body: object) -> bool:
-        return isinstance(body, list) and (not body or isinstance(body[0], dict))
+        """A Landmark list: an array whose first element is the metadata or a record."""
+        return (isinstance(body, list) and bool(body) and isinstance(body[0], dict)
+                and any(k in body[0] for k in ("_count", "_links", "_fields")))
 
     def pages(self, entity: str, lower: str | None) -> Iterator[RawPage]:
         fsm = self.config.fsm

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})  # reference rule 4; every other non-2xx fails at once
 USER_AGENT = "cloudsuite-sync/0.1 (+python-requests)"
-_BODY_EXCERPT = 300  # characters of an error body kept in a message: enough for the reason, never a dump
+BODY_EXCERPT = 300  # characters of an error body kept in a message: enough for the reason, never a dump
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ def make_session(settings: TransportSettings) -> requests.Session:
         raise ConfigError("TLS verification cannot be disabled; pass a CA bundle path instead")
     session = requests.Session()
     session.adapters.clear()
-    session.mount("https://", HTTPAdapter(max_retries=make_retry(settings), pool_connections=2, pool_maxsize=4))
+    session.mount("https://", HTTPAdapter(max_retries=make_retry(settings)))
     session.verify = settings.verify
     session.trust_env = False  # no proxies or REQUESTS_CA_BUNDLE from the environment sneaking in
     session.headers.update({"Accept": "application/json", "User-Agent": USER_AGENT})
@@ -120,18 +120,18 @@ def body_message(text: str) -> str:
     try:
         data = json.loads(text)
     except ValueError:
-        return text.strip()[:_BODY_EXCERPT]
+        return text.strip()[:BODY_EXCERPT]
     if isinstance(data, dict):
         err = data.get("error")
         if isinstance(err, dict):  # OData
-            return str(err.get("message") or err.get("code") or "")[:_BODY_EXCERPT]
+            return str(err.get("message") or err.get("code") or "")[:BODY_EXCERPT]
         fault = data.get("fault")
         if isinstance(fault, dict):
-            return str(fault.get("message") or fault.get("detail") or "")[:_BODY_EXCERPT]
+            return str(fault.get("message") or fault.get("detail") or "")[:BODY_EXCERPT]
         for key in ("message", "Message", "error_description", "error"):
             if data.get(key):
-                return str(data[key])[:_BODY_EXCERPT]
-    return text.strip()[:_BODY_EXCERPT]
+                return str(data[key])[:BODY_EXCERPT]
+    return text.strip()[:BODY_EXCERPT]
 
 
 def retry_after_of(response: requests.Response) -> float | None:
@@ -175,7 +175,6 @@ class Transport:
         self.tokens = tokens
         self.settings = settings
         self._sleep = sleep
-        self.requests_sent = 0  # final responses received (urllib3's own retries are not counted)
 
     @property
     def timeout(self) -> tuple[float, float]:
@@ -211,7 +210,6 @@ class Transport:
                 raise ConfigError(f"{what}: TLS verification failed for {url}: {redact(exc)}") from None
             except requests.exceptions.RequestException as exc:
                 raise TransientError(f"{what}: {type(exc).__name__} for {url} after retries: {redact(exc)}") from None
-            self.requests_sent += 1
             status = response.status_code
             log.debug("%s %s -> HTTP %s (%d bytes)", method, url, status, len(response.content))
             if status == 401 and not refreshed:

@@ -53,11 +53,14 @@ def _build(config: DataverseConfig, secret: str | None) -> TokenCredential:
                                  **common)
 
 
-def credential_for(config: DataverseConfig, secret: str | None = None) -> TokenCredential:
-    """The process-wide credential for ``config``; ``secret`` is the resolved client secret or PEM certificate."""
+def credential_for(config: DataverseConfig, secret: str | None = None, *, renew: bool = False) -> TokenCredential:
+    """The process-wide credential for ``config``; ``secret`` is the resolved client secret or PEM certificate.
+
+    ``renew`` replaces it with a new one (empty token cache): for a token Dataverse refused before it expired.
+    """
     key = _cache_key(config, secret)
     with _lock:
-        credential = _credentials.get(key)
+        credential = None if renew else _credentials.get(key)
         if credential is None:
             credential = _build(config, secret)
             _credentials[key] = credential

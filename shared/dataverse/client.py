@@ -1,6 +1,6 @@
 """A thin Dataverse Web API client on ``requests``: OData headers, bearer tokens from azure-identity, typed
 errors carrying Dataverse's own code and message, and the retry policy (429 pauses every sender of the
-environment for Retry-After; 5xx, timeouts and resets back off with jitter; 401 refreshes the token once).
+environment for Retry-After; 5xx, timeouts and resets back off with jitter; a 401 renews the token once).
 """
 
 from __future__ import annotations
@@ -99,9 +99,14 @@ class WebApiClient:
 
     def __init__(self, config: DataverseConfig, credential: TokenCredential, session: requests.Session | None = None,
                  gate: PauseGate | None = None, concurrency: ConcurrencyLimit | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep,
+                 renew_credential: Callable[[], TokenCredential] | None = None) -> None:
         self.config = config
         self.credential = credential
+        # Dataverse refused a token the SDK still deems valid (revoked, or clocks disagree): the SDK would hand
+        # out the same token until its own expiry, so a 401 gets one brand-new credential (empty token cache).
+        self._renew_credential = renew_credential
+        self._renew_lock = threading.Lock()
         self.session = session or _new_session(config.max_concurrency)
         self.gate = gate or PauseGate()
         self.concurrency = concurrency or ConcurrencyLimit(config.max_concurrency)
@@ -163,8 +168,8 @@ class WebApiClient:
                 self.sleep(retry_after if retry_after is not None else backoff(attempt))
                 continue
             if status == 401 and not retried_401:
-                # An expired token is replaced by the SDK on the next get_token; a refused one fails twice.
                 retried_401 = True
+                self._renew(getattr(response, "token", None))
                 continue
             code, message = parse_error(status, response.content)
             if status in (401, 403):
@@ -176,6 +181,10 @@ class WebApiClient:
         token = self._token()
         headers = {**headers, "Authorization": f"Bearer {token}"}
         timeout = (defaults.DATAVERSE_CONNECT_TIMEOUT_S, defaults.DATAVERSE_READ_TIMEOUT_S)
+        paused = self.gate.remaining()
+        if paused > defaults.DATAVERSE_RETRY_AFTER_MAX_S:  # another sender was told to stay away this long
+            raise ThrottledError(f"Dataverse {self.config.url} is throttling this app user for another "
+                                 f"{paused:.0f} s", retry_after=paused)
         with self.concurrency.slot():
             sent_at = self.gate.wait_open()
             with self._count_lock:
@@ -189,10 +198,23 @@ class WebApiClient:
             except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
                 return exc
         response.sent_at = sent_at  # type: ignore[attr-defined]  # for the pause gate's pace
+        response.token = token  # type: ignore[attr-defined]  # for a renewal after 401
         hint = response.headers.get(DOP_HINT_HEADER)
         if hint and hint.strip().isdigit():
             self.concurrency.hint(int(hint))
         return response
+
+    def _renew(self, refused_token: str | None) -> None:
+        with self._renew_lock:
+            if self._renew_credential is None or refused_token is None:
+                return
+            try:
+                current = self.credential.get_token(self.config.scope).token
+            except ClientAuthenticationError:
+                current = None
+            if current == refused_token:  # nobody renewed it since this request was sent
+                log.info("Dataverse refused the cached token; renewing the credential once")
+                self.credential = self._renew_credential()
 
     def _on_throttled(self, response: requests.Response, method: str, path: str, waited_s: float) -> float:
         retry_after = parse_retry_after(response.headers.get("Retry-After"))

@@ -193,7 +193,9 @@ def provision(config: DataverseConfig, create: bool = False, *, credential: Toke
     Returns a report; ``report.ok`` is True when every key is Active. Creating waits for the index jobs up to
     ``timeout_s``. A Failed index is reported (it needs a data fix), never retried blindly.
     """
-    client = WebApiClient(config, credential or credential_for(config, secret), session, gate=gate_for(config.url))
+    renew = None if credential else lambda: credential_for(config, secret, renew=True)
+    client = WebApiClient(config, credential or credential_for(config, secret), session, gate=gate_for(config.url),
+                          renew_credential=renew)
     try:
         provisioner = Provisioner(client)
         reports = tuple(provisioner.table(table, create, timeout_s, poll_s) for table in TABLES)

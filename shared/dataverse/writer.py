@@ -83,8 +83,9 @@ class DataverseWriter:
     def __init__(self, config: DataverseConfig, credential: TokenCredential | None = None,
                  session: requests.Session | None = None, *, secret: str | None = None) -> None:
         self.config = config
+        renew = None if credential else lambda: credential_for(config, secret, renew=True)
         self.client = WebApiClient(config, credential or credential_for(config, secret), session,
-                                   gate=gate_for(config.url))
+                                   gate=gate_for(config.url), renew_credential=renew)
         self.encoder = Encoder(api_path=config.api_path, parent_key_column=config.key_column("account"))
         self._in_flight = InFlightKeys()
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from shared import audit, defaults, messages, state
 from shared.config import AppSettings
+from shared.errors import TransientError
 from shared.messages import MessageError, WriteMessage, WriteRow
 from shared.pipeline.deadletters import dead_letter_row, park_undecodable
 from shared.pipeline.runtime import Runtime, runtime
@@ -51,6 +53,9 @@ def write_batch(rt: Runtime, msg: WriteMessage, *, dequeue_count: int = 1) -> di
                   outcome="skipped", batch_id=msg.batch_id, dequeue_count=dequeue_count, written=0,
                   reason="batch already written (redelivery)")
         return {"written": 0, "failed": 0, "deferred": 0, "duplicate": 1}
+    if not state.claim_batch(rt.state, conn.name, msg.batch_id, owner=f"{msg.batch_id}:{uuid.uuid4().hex}"):
+        # Another delivery of this batch is being written right now: retry later, then it is a duplicate.
+        raise TransientError(f"batch {msg.batch_id} is being written by another invocation")
     from shared.dataverse import Status, UpsertRecord
 
     writer = rt.writer(conn)

@@ -59,7 +59,7 @@ def remember_ionapi_secrets(sim: CloudSuiteSimulator) -> None:
         SECRETS.update(v for k, v in sim.ionapi(grant).items() if k in SECRET_KEYS)
 
 
-def _capture_tokens(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+def capture_tokens(response: requests.Response, *args: Any, **kwargs: Any) -> None:
     if response.url.endswith("/token.oauth2") and response.status_code == 200:
         body = response.json()
         SECRETS.update(v for k, v in body.items() if k in ("access_token", "refresh_token") and v)
@@ -87,7 +87,7 @@ def build_client(sim: CloudSuiteSimulator, product: str, *, grant: str = "passwo
         "dataverse": {"url": "https://contoso.crm.dynamics.com"}}]})
     text = ionapi_text if ionapi_text is not None else json.dumps(sim.ionapi(grant))
     client = CloudSuiteClient.for_connection(connection, text, verify=sim.ca_bundle)
-    client.session.hooks["response"].append(_capture_tokens)
+    client.session.hooks["response"].append(capture_tokens)
     return client
 
 

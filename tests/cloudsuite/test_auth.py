@@ -13,7 +13,7 @@ from shared.cloudsuite.auth import TokenPolicy, TokenProvider
 from shared.cloudsuite.ionapi import parse_ionapi
 from shared.cloudsuite.transport import TransportSettings, make_session
 from shared.errors import AuthError
-from tests.cloudsuite.support import list_requests, remember_ionapi_secrets
+from tests.cloudsuite.support import capture_tokens, list_requests, remember_ionapi_secrets
 
 PRODUCTS = ("m3", "csi", "ln", "fsm")
 
@@ -71,6 +71,7 @@ class FakeClock:
 def _provider(sim: CloudSuiteSimulator, clock: FakeClock) -> TokenProvider:
     remember_ionapi_secrets(sim)
     session = make_session(TransportSettings(verify=sim.ca_bundle))
+    session.hooks["response"].append(capture_tokens)
     return TokenProvider(parse_ionapi(json.dumps(sim.ionapi())), session, TokenPolicy(refresh_share=0.75),
                          timeout=(5, 10), clock=clock)
 

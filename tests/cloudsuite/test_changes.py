@@ -4,10 +4,12 @@ and nothing older; products without a change stamp scan fully and report waterma
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from localdev.cloudsuite import CloudSuiteSimulator
+from shared import defaults
 from tests.cloudsuite.support import CSI_ZONE, list_requests
 
 OVERLAP_S = 600
@@ -61,7 +63,8 @@ def test_m3_exportmi_change_detection_reads_the_boundary_day(sim: CloudSuiteSimu
     assert set(changed) <= set(records)  # day-granular: the whole boundary day is read again
     assert records[changed[0]]["CUNM"] == f"Renamed {changed[0]}"  # columns named like the list transaction's
     assert all(p.key_field == "CUNO" for p in pages)
-    day = datetime.fromtimestamp((int(watermark) - 900_000) / 1000, UTC).strftime("%Y%m%d")
+    lower_ms = int(watermark) - int(defaults.CLOUDSUITE_WATERMARK_OVERLAP_S * 1000)
+    day = datetime.fromtimestamp(lower_ms / 1000, UTC).strftime("%Y%m%d")
     assert any(f"OKLMDT%20%3E%3D%20{day}" in r.path for r in list_requests(sim))
 
 
@@ -104,3 +107,14 @@ def test_products_without_a_stamp_scan_fully_and_store_no_watermark(sim: CloudSu
 
 def test_csi_zone_constant_matches_the_simulator() -> None:
     assert CloudSuiteSimulator(products=()).settings.csi_site_timezone == CSI_ZONE
+
+
+@pytest.mark.parametrize("since", ["2026-01-15 12:00:00", "2026-07-15 12:00:00"])
+def test_csi_lower_bound_absorbs_a_dst_change_since_the_watermark(sim: CloudSuiteSimulator, make_client,
+                                                                   since: str) -> None:
+    client = make_client(sim, "csi", overlap_s=OVERLAP_S)
+    zone = ZoneInfo(CSI_ZONE)
+    then = datetime.strptime(since, "%Y-%m-%d %H:%M:%S").replace(tzinfo=zone).utcoffset()
+    shift = abs(datetime.now(zone).utcoffset() - then)  # one hour for exactly one of the two dates
+    expected = datetime.strptime(since, "%Y-%m-%d %H:%M:%S") - timedelta(seconds=OVERLAP_S) - shift
+    assert client.adapter.lower_bound(since, OVERLAP_S) == f"{expected:%Y-%m-%d %H:%M:%S}"

@@ -19,7 +19,7 @@ FULL_SECTION = {
     "product": "csi", "ionapi_secret": "ionapi-acme-csi", "page_size": 500, "max_pages": 2000, "overlap_s": 600,
     "enrich": ["addresses"], "token_client_auth": "basic", "token_refresh_share": 0.5, "token_safety_margin_s": 30,
     "connect_timeout_s": 5, "read_timeout_s": 70, "max_retries": 3, "backoff_base_s": 0.2, "backoff_max_s": 10,
-    "ca_bundle": "/etc/ssl/corp-ca.pem",
+    "ca_bundle": "/etc/ssl/corp-ca.pem", "reconcile_days": 7,
     "m3": {"cono": 100, "divi": "AAA", "change_detection": "exportmi", "returncols": {"supplier": ["SUNO", "SUNM"]},
            "exportmi_separator": "~", "timezone": "Europe/Stockholm"},
     "csi": {"mongoose_config": "ACME_TST_DALS", "site_timezone": "America/New_York",
@@ -52,8 +52,10 @@ def test_full_section_parses_and_matches_the_schema() -> None:
     assert config.enrich == frozenset({"addresses"})
 
 
-def test_every_schema_property_is_understood_by_the_parser() -> None:
+def test_every_schema_property_is_in_the_full_example() -> None:
     assert set(SCHEMA["properties"]) == set(FULL_SECTION)
+    for product in ("m3", "csi", "ln", "fsm"):
+        assert set(SCHEMA["properties"][product]["properties"]) == set(FULL_SECTION[product])
 
 
 def test_connection_section_frozen_by_connections_module_parses() -> None:

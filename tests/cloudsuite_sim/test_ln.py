@@ -153,3 +153,9 @@ def test_records_helper_joins_role_and_bp(api: Api) -> None:
 
 def test_post_is_405(api: Api) -> None:
     assert api.raw("POST", BP + "BusinessPartners", json={}).status_code == 405
+
+
+def test_orderby_desc_with_skip_paging(api: Api) -> None:
+    body = _get(api, BP + "SoldtoBusinessPartners", {"$orderby": "SoldtoBusinessPartner desc", "$top": "3",
+                                                     "$select": "SoldtoBusinessPartner"})
+    assert [v["SoldtoBusinessPartner"] for v in body["value"]] == api.sim.keys("ln", "customer")[::-1][:3]

@@ -111,11 +111,10 @@ def test_customer_lmts_filter_is_strictly_greater_by_default(fapi: Api) -> None:
     stamp = sim.server_time("m3")
     sim.advance_clock(5)
     sim.change_record("m3", "customer", "C100004", CUNM="Renamed Kunde GmbH")
-    changed = sim.server_time("m3") - 1  # within the same ms as the change or just before
     body = fapi.m3("CRS610MI", "LstByNumber", {"LMTS": str(stamp), "maxrecs": "0"})
     assert [(r["CUNO"], r["CUNM"]) for r in _records(body)] == [("C100004", "Renamed Kunde GmbH")]
     lmts = sim.product("m3").row("customer", "C100004")["LMTS"]
-    assert int(lmts) <= changed + 1
+    assert stamp + 5000 <= int(lmts) <= sim.server_time("m3")
     assert _records(fapi.m3("CRS610MI", "LstByNumber", {"LMTS": lmts, "maxrecs": "0"})) == []
     sim.settings.m3_lmts_inclusive = True
     assert [r["CUNO"] for r in _records(fapi.m3("CRS610MI", "LstByNumber", {"LMTS": lmts, "maxrecs": "0"}))] == \
@@ -216,3 +215,15 @@ def test_v1_path_returns_padded_mirecords(api: Api) -> None:
 @pytest.mark.parametrize("value", ["20", "90"])
 def test_stat_values_are_active_or_blocked(api: Api, value: str) -> None:
     assert any(r["STAT"] == value for r in api.sim.records("m3", "supplier"))
+
+
+def test_query_maxrecs_can_be_ignored_while_matrix_maxrecs_still_works(fapi: Api) -> None:
+    fapi.sim.settings.m3_ignore_query_maxrecs = True
+    fapi.sim.settings.m3_default_maxrecs = 4
+    assert len(_records(fapi.m3("CRS620MI", "LstByNumber", {"SUNO": " ", "maxrecs": "0"}))) == 4
+    assert len(_records(fapi.m3("CRS620MI", "LstByNumber", {"SUNO": " "}, matrix=";maxrecs=0"))) == 12
+
+
+def test_optional_server_cap_limits_unlimited_lists(fapi: Api) -> None:
+    fapi.sim.settings.m3_max_records_cap = 7
+    assert len(_records(fapi.m3("CRS620MI", "LstByNumber", {"SUNO": " ", "maxrecs": "0"}))) == 7

@@ -139,3 +139,14 @@ def test_tokens_expire_after_their_lifetime(sim_factory):
     api = Api(sim, r.json()["access_token"])
     assert api.get("WhoAmI").status_code == 200
     wait_for(lambda: api.get("WhoAmI").status_code == 401, timeout_s=5, interval_s=0.1)
+
+
+def test_default_azure_credential_environment_route(sim, monkeypatch):
+    from azure.identity import DefaultAzureCredential
+
+    for name, value in {"AZURE_AUTHORITY_HOST": sim.authority, "AZURE_TENANT_ID": TENANT,
+                        "AZURE_CLIENT_ID": CLIENT_ID, "AZURE_CLIENT_SECRET": SECRET,
+                        "REQUESTS_CA_BUNDLE": sim.ca_bundle}.items():
+        monkeypatch.setenv(name, value)
+    cred = DefaultAzureCredential(disable_instance_discovery=True, exclude_managed_identity_credential=True)
+    assert Api(sim, cred.get_token(sim.scope).token).get("WhoAmI").status_code == 200

@@ -95,6 +95,8 @@ def test_quotes_are_doubled_and_percent_encoding_is_decoded(sim, api):
     got = api.get("accounts(cssync_sourcekey=%27SUP-O%27%27Neil%201%27)?$select=name")
     assert got.status_code == 200
     assert got.json()["name"] == "x"
+    encoded = api.get("accounts%28cssync_sourcekey%3D%27SUP-O%27%27Neil%201%27%29?$select=name")
+    assert encoded.json()["name"] == "x"
 
 
 def test_key_lookup_is_case_insensitive_like_sql_collation(sim, api):

@@ -101,3 +101,15 @@ def test_sdk_bulk_create_and_update_use_create_and_update_multiple(sim, client):
     assert [r["telephone1"] for r in sim.rows("account")] == ["+31 20 555 0100"] * 2
     kinds = [e.info.get("kind") for e in sim.requests(r"^/api/data/") if e.info.get("kind") != "metadata"]
     assert kinds == ["create_multiple", "update_multiple"]
+
+
+def test_sdk_parses_a_failed_change_set_as_one_part_with_its_content_id(sim, client):
+    batch = client.batch.new()
+    with batch.changeset() as cs:
+        cs.records.create("account", {"name": "ok", "cssync_sourcekey": "CS-1"})
+        cs.records.create("account", {"name": "N" * 161, "cssync_sourcekey": "CS-2"})
+    batch.records.create("account", {"name": "after"})
+    result = batch.execute(continue_on_error=True)
+    assert [(r.status_code, r.content_id, r.error_code) for r in result.responses] == \
+        [(400, "2", "0x80044331"), (204, None, None)]
+    assert [r["name"] for r in sim.rows("account")] == ["after"]  # the change set rolled back

@@ -38,7 +38,7 @@ def _canonical_hash(key: dict[str, str], payload: dict[str, Any]) -> str:
 
 def test_m3_supplier_maps_to_a_supplier_account_keyed_by_source_id_kind_and_number(make_config: Make) -> None:
     mapped = map_record(make_config("m3"), "supplier", M3_SUPPLIER)
-    assert mapped.source_key == "acme-m3|S|S10001"
+    assert (mapped.entity, mapped.source_key) == ("supplier", "acme-m3|S|S10001")
     assert mapped.account.table == "account"
     assert mapped.account.entity_set == "accounts"
     assert mapped.account.key == {"cssync_sourcekey": "acme-m3|S|S10001"}
@@ -518,6 +518,12 @@ def test_hash_changes_when_a_mapped_value_changes_and_not_for_unmapped_fields(ma
     assert unmapped.account.hash == base.account.hash
     assert changed.account.hash != base.account.hash
     assert changed.contacts[0].hash == base.contacts[0].hash  # the contact did not change
+
+
+def test_hash_encodes_quotes_backslashes_control_and_non_ascii_characters_canonically() -> None:
+    payload = {"name": 'A "B" \\ C\n\t\u2028 Ü 😀', "statecode": 0, "address1_line2": None}
+    key = {"cssync_sourcekey": "acme|S|O'NEIL"}
+    assert content_hash(key, payload) == _canonical_hash(key, payload)
 
 
 def test_known_hash_value_stays_stable_across_releases() -> None:

@@ -63,7 +63,8 @@ def test_write_message_round_trips_with_typed_rows():
 @pytest.mark.parametrize(("body", "message"), [
     (b"not gzip and not json", "message body is not gzip/JSON"),
     (gzip.compress(b"[1, 2]"), "message body is not a JSON object"),
-    (gzip.compress(json.dumps({"schema": messages.PAGE_SCHEMA, "version": 99}).encode()), "version 99 is not supported"),
+    (gzip.compress(json.dumps({"schema": messages.PAGE_SCHEMA, "version": 99}).encode()),
+     "version 99 is not supported"),
     (gzip.compress(json.dumps({"schema": "other", "version": 1}).encode()), "unknown message schema 'other'"),
     (gzip.compress(json.dumps({"schema": messages.PAGE_SCHEMA, "version": 1, "job_id": "j"}).encode()),
      "lacks field(s)"),
