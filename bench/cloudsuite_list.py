@@ -14,7 +14,6 @@ import json
 import math
 import os
 import resource
-import socket
 import subprocess
 import sys
 import tempfile
@@ -64,22 +63,6 @@ def _peak_rss_kb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def _no_nagle() -> None:
-    """SimServer sends headers and body separately without TCP_NODELAY (reported): ~40 ms per response of
-    delayed-ACK wait that no real gateway adds. Latency only; the wire is unchanged."""
-    import localdev.simserver
-
-    server = localdev.simserver._Server
-    accept = server.get_request
-
-    def get_request(self: object) -> tuple[socket.socket, object]:
-        sock, address = accept(self)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return sock, address
-
-    server.get_request = get_request  # type: ignore[method-assign]
-
-
 def _run_size(args: argparse.Namespace, records: int) -> dict[str, Any]:
     """Start a simulator with ``records`` of the entity, run the client in a fresh subprocess against it."""
     from localdev.cloudsuite import CloudSuiteSimulator
@@ -119,7 +102,6 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str]) -> dict[str, Any]:
     args = _parse(argv)
-    _no_nagle()
     small = _run_size(args, args.small)
     large = _run_size(args, args.records)
     floor = max(1, math.ceil(args.records / args.page_size)) + 1

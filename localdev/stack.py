@@ -94,7 +94,8 @@ class LocalStack:
 def _product_options(product: str, cloudsuite: CloudSuiteSimulator) -> dict[str, Any]:
     """What a connection must name for each product line (the simulator's values)."""
     if product == "csi":
-        return {"csi": {"mongoose_config": cloudsuite.settings.csi_configs[0]}}
+        return {"csi": {"mongoose_config": cloudsuite.settings.csi_configs[0],
+                        "site_timezone": cloudsuite.settings.csi_site_timezone}}
     return {}
 
 

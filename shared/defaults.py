@@ -84,6 +84,7 @@ DATAVERSE_PACE_BACKOFF = 1.5  # a second 429 despite pacing: slow down by half a
 DATAVERSE_PACE_RELAX = 0.002  # per send, the pace loosens 0.2% so a lifted limit is found again (~500 sends)
 DATAVERSE_PACE_HISTORY = 10_000  # send times remembered for learning the pace (covers a 6000/5 min window)
 DATAVERSE_TRANSIENT_PART_RETRIES = 3  # re-sends of $batch parts that came back 5xx/429 or missing
+DATAVERSE_ERROR_SNIPPET_CHARS = 300  # of a non-JSON error body (a gateway's HTML page): enough to recognise it
 DATAVERSE_PROVISION_TIMEOUT_S = 600.0  # alternate-key index jobs on large tables take minutes
 DATAVERSE_PROVISION_POLL_S = 2.0  # EntityKeyIndexStatus poll interval while waiting for Active
 DATAVERSE_CAPABILITY_CACHE_S = 3600.0  # re-check UpsertMultiple support hourly (environments get upgraded)

@@ -19,7 +19,15 @@ from typing import Any
 
 from localdev.cloudsuite.csi_filter import Compiler, FilterSyntax, IllegalFilter, format_date
 from localdev.cloudsuite.data import COUNTRIES, Company
-from localdev.cloudsuite.product import PRIMARY_AREA, Context, Product, UnknownRecord, check_entity, unknown_fields
+from localdev.cloudsuite.product import (
+    PRIMARY_AREA,
+    Context,
+    Product,
+    UnknownRecord,
+    bulk_build,
+    check_entity,
+    unknown_fields,
+)
 from localdev.cloudsuite.store import Table
 from localdev.simserver import Request, Response
 
@@ -117,10 +125,10 @@ class CSI(Product):
             tables = self._areas[config]
             if entity not in tables:
                 gen_area = PRIMARY_AREA if config == self.ctx.settings.csi_configs[0] else f"csi:{config}"
-                companies = self.ctx.companies(gen_area, entity)
-                ido = BY_ENTITY[entity]
-                table = Table(ido.props)
-                table.load(row for c in companies for row in self._rows(entity, c))
+                table = Table(BY_ENTITY[entity].props)
+                with bulk_build():
+                    companies = self.ctx.companies(gen_area, entity)
+                    table.load(row for c in companies for row in self._rows(entity, c))
                 tables[entity] = table
                 self._next[(config, entity)] = len(companies) + 1
             return tables[entity]
@@ -403,7 +411,12 @@ class CSI(Product):
             pk = self._pk(entity, key)
             if pk not in table:
                 raise UnknownRecord(key)
-            for child in [k for k in table.keys[bisect_left(table.keys, pk):] if k.startswith(pk[:-5])]:
+            if entity == "supplier":
+                table.remove(pk)
+                return
+            prefix = pk.split("\t")[0] + "\t"  # every CustSeq (ship-tos) of the customer goes with it
+            start = bisect_left(table.keys, prefix)
+            for child in [k for k in table.keys[start:start + 1000] if k.startswith(prefix)]:
                 table.remove(child)
 
     def server_time(self) -> datetime:

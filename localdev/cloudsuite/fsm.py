@@ -15,7 +15,15 @@ from typing import Any
 from urllib.parse import unquote, urlencode
 
 from localdev.cloudsuite.data import Company
-from localdev.cloudsuite.product import PRIMARY_AREA, Context, Product, UnknownRecord, check_entity, unknown_fields
+from localdev.cloudsuite.product import (
+    PRIMARY_AREA,
+    Context,
+    Product,
+    UnknownRecord,
+    bulk_build,
+    check_entity,
+    unknown_fields,
+)
 from localdev.cloudsuite.store import Table
 from localdev.simserver import Request, Response
 
@@ -51,9 +59,10 @@ class FSM(Product):
     def table(self, entity: str) -> Table:
         with self.ctx.lock:
             if entity not in self._tables:
-                companies = self.ctx.companies(PRIMARY_AREA, entity)
                 table = Table(CLASSES[BY_ENTITY[entity]][1])
-                table.load(self._row(entity, c) for c in companies)
+                with bulk_build():
+                    companies = self.ctx.companies(PRIMARY_AREA, entity)
+                    table.load(self._row(entity, c) for c in companies)
                 self._tables[entity] = table
                 self._next[entity] = len(companies) + 1
             return self._tables[entity]

@@ -19,7 +19,15 @@ from urllib.parse import quote, urlencode
 
 from localdev.cloudsuite.data import COUNTRIES, Company
 from localdev.cloudsuite.odata import Compiler, ODataError
-from localdev.cloudsuite.product import PRIMARY_AREA, Context, Product, UnknownRecord, check_entity, unknown_fields
+from localdev.cloudsuite.product import (
+    PRIMARY_AREA,
+    Context,
+    Product,
+    UnknownRecord,
+    bulk_build,
+    check_entity,
+    unknown_fields,
+)
 from localdev.cloudsuite.store import Table
 from localdev.simserver import Request, Response
 
@@ -105,7 +113,8 @@ class LN(Product):
                 self._areas[company] = data
             for entity in entities or ("supplier", "customer"):
                 if entity not in data.built:
-                    self._build(data, company, entity)
+                    with bulk_build():
+                        self._build(data, company, entity)
             return data
 
     def _build(self, data: LNArea, company: str, entity: str) -> None:

@@ -12,7 +12,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from localdev.cloudsuite.data import COUNTRIES, Company
-from localdev.cloudsuite.product import PRIMARY_AREA, Context, Product, UnknownRecord, check_entity, unknown_fields
+from localdev.cloudsuite.product import (
+    PRIMARY_AREA,
+    Context,
+    Product,
+    UnknownRecord,
+    bulk_build,
+    check_entity,
+    unknown_fields,
+)
 from localdev.cloudsuite.store import Table
 from localdev.simserver import Request, Response
 
@@ -135,9 +143,9 @@ class M3(Product):
             area = self._areas[cono]
             for entity in entities:
                 if entity not in area.built:
-                    companies = self.ctx.companies(PRIMARY_AREA, entity)
-                    self._load(area, entity, companies, cono)
-                    area.next_number[entity] = len(companies) + 1
+                    with bulk_build():
+                        self._load(area, entity, self.ctx.companies(PRIMARY_AREA, entity), cono)
+                    area.next_number[entity] = self.ctx.counts[entity] + 1
                     area.built.add(entity)
             return area
 

@@ -270,8 +270,11 @@ class WebApi:
             if order:
                 col, _, direction = order.strip().partition(" ")
                 self.store.check_select(table, [col])
-                rows.sort(key=lambda r: (self._field(r, col) is None, norm(self._field(r, col)) or ""),
-                          reverse=direction.strip().lower() == "desc")
+                def sort_key(row: dict[str, Any]) -> tuple[bool, Any]:
+                    value = self._field(row, col)
+                    return (value is None, "" if value is None else norm(value))
+
+                rows.sort(key=sort_key, reverse=direction.strip().lower() == "desc")
             total = len(rows)
             offset = 0
             token = c.q("$skiptoken")

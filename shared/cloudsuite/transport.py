@@ -14,6 +14,7 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from itertools import takewhile
 from typing import Any, Protocol
 from urllib.parse import quote, urlencode
 
@@ -63,6 +64,15 @@ class IonRetry(Retry):
         except ValueError:
             seconds = super().parse_retry_after(retry_after)
         return min(max(seconds, 0.0), self.retry_after_cap_s)
+
+    def get_backoff_time(self) -> float:
+        """base * 2^(n-1) plus up to ``backoff_jitter`` of jitter, from the FIRST retry on (urllib3 retries the
+        first one at once, which only adds load to a throttled or overloaded gateway)."""
+        errors = len(list(takewhile(lambda h: h.redirect_location is None, reversed(self.history))))
+        if errors == 0:
+            return 0.0
+        delay = self.backoff_factor * (2 ** (errors - 1)) + random.uniform(0, self.backoff_jitter)
+        return float(min(self.backoff_max, delay))
 
     def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
         if status_code == 504:

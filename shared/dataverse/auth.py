@@ -6,6 +6,8 @@ expiry); managed identity in Azure, client secret or certificate where configure
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import os
 import threading
@@ -49,8 +51,22 @@ def _build(config: DataverseConfig, secret: str | None) -> TokenCredential:
     assert config.tenant_id and config.client_id  # guaranteed by DataverseConfig.from_section
     if config.auth == "client_secret":
         return ClientSecretCredential(config.tenant_id, config.client_id, secret, **common)
-    return CertificateCredential(config.tenant_id, config.client_id, certificate_data=secret.encode("utf-8"),
-                                 **common)
+    try:
+        return CertificateCredential(config.tenant_id, config.client_id, certificate_data=_certificate(secret),
+                                     **common)
+    except ValueError as exc:
+        raise ConfigError(f"dataverse secret '{config.client_secret_name}' is not a usable certificate (PEM with "
+                          f"its RSA private key, or base64 PKCS#12 as Key Vault stores certificates): {exc}") from None
+
+
+def _certificate(secret: str) -> bytes:
+    """PEM text as is; anything else is Key Vault's base64 of a PKCS#12 (.pfx) file."""
+    if "-----BEGIN" in secret:
+        return secret.encode("utf-8")
+    try:
+        return base64.b64decode(secret, validate=True)
+    except binascii.Error:
+        raise ValueError("neither PEM nor base64") from None
 
 
 def credential_for(config: DataverseConfig, secret: str | None = None, *, renew: bool = False) -> TokenCredential:

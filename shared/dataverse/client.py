@@ -44,14 +44,14 @@ class DataverseError(FatalError):
     """
 
     def __init__(self, status: int, code: str, message: str, method: str = "", path: str = "") -> None:
-        super().__init__(f"Dataverse {method} {path} -> HTTP {status} {code}: {message}".replace("  ", " "))
+        super().__init__(f"Dataverse {method} {path} -> HTTP {status} {code or '(no code)'}: {message}")
         self.status = status
         self.code = code
         self.dv_message = redact(message)
 
 
 def parse_error(status: int, body: bytes | str) -> tuple[str, str]:
-    """(code, message) from a Dataverse error body; a non-JSON body gives ('', its first 300 characters)."""
+    """(code, message) from a Dataverse error body; a non-JSON body gives ('', the start of its text)."""
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
     try:
         error = json.loads(text).get("error")
@@ -61,8 +61,8 @@ def parse_error(status: int, body: bytes | str) -> tuple[str, str]:
         message = error.get("message") or error.get("innererror", {}).get("message") or ""
         return str(error.get("code") or ""), str(message)
     if isinstance(error, str):  # OAuth-style {"error": "...", "error_description": "..."}
-        return error, text[:300]
-    return "", text.strip()[:300] or f"HTTP {status}"
+        return error, text[: defaults.DATAVERSE_ERROR_SNIPPET_CHARS]
+    return "", text.strip()[: defaults.DATAVERSE_ERROR_SNIPPET_CHARS] or f"HTTP {status}"
 
 
 def parse_retry_after(value: str | None, now: Callable[[], float] = time.time) -> float | None:
@@ -112,7 +112,7 @@ class WebApiClient:
         self.concurrency = concurrency or ConcurrencyLimit(config.max_concurrency)
         self.sleep = sleep
         self._count_lock = threading.Lock()
-        self.requests_sent = 0  # every HTTP attempt, for logs and the benchmark
+        self.requests_sent = 0  # every HTTP attempt (the pipeline's audit row counts requests per batch)
 
     # --- tokens -------------------------------------------------------------------------------------
     def _token(self) -> str:
@@ -165,7 +165,8 @@ class WebApiClient:
                     raise TransientError(f"Dataverse {method} {path} -> HTTP {status} {code}: {message} "
                                          f"(after {attempt} attempts)")
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
-                self.sleep(retry_after if retry_after is not None else backoff(attempt))
+                wait = backoff(attempt) if retry_after is None else min(retry_after, defaults.DATAVERSE_BACKOFF_MAX_S)
+                self.sleep(wait)
                 continue
             if status == 401 and not retried_401:
                 retried_401 = True

@@ -134,11 +134,22 @@ class InFlightKeys:
                 self._cond.notify_all()
 
 
-_gates_lock = threading.Lock()
+_registry_lock = threading.Lock()
 _gates: dict[str, PauseGate] = {}
+_in_flight: dict[str, InFlightKeys] = {}
+
+
+def _environment(url: str) -> str:
+    return url.rstrip("/").lower()
 
 
 def gate_for(environment_url: str) -> PauseGate:
     """The process-wide pause gate of one environment (service protection counts per user, not per writer)."""
-    with _gates_lock:
-        return _gates.setdefault(environment_url.rstrip("/").lower(), PauseGate())
+    with _registry_lock:
+        return _gates.setdefault(_environment(environment_url), PauseGate())
+
+
+def in_flight_for(environment_url: str) -> InFlightKeys:
+    """The process-wide in-flight key set of one environment (two writers may share an environment)."""
+    with _registry_lock:
+        return _in_flight.setdefault(_environment(environment_url), InFlightKeys())

@@ -21,6 +21,7 @@ from shared.dataverse.keys import literal
 from shared.dataverse.model import TABLES
 
 LANGUAGE_CODE = 1033  # labels are created in English; Dataverse shows them in every UI language without one
+SCHEMA_NAME_MAX = 100  # Dataverse's limit on a key's SchemaName
 STRONG = {"Consistency": "Strong"}  # read metadata we may have changed seconds ago
 
 
@@ -78,7 +79,7 @@ def _label(text: str) -> dict[str, Any]:
 
 
 def key_schema_name(columns: tuple[str, ...]) -> str:
-    return ("_".join(columns) + "_key")[:100]
+    return ("_".join(columns) + "_key")[:SCHEMA_NAME_MAX]
 
 
 class Provisioner:

@@ -24,7 +24,7 @@ from shared.dataverse import multipart
 from shared.dataverse.auth import credential_for
 from shared.dataverse.client import DataverseError, WebApiClient, backoff, error_body, parse_error
 from shared.dataverse.config import DataverseConfig
-from shared.dataverse.flow import InFlightKeys, gate_for
+from shared.dataverse.flow import gate_for, in_flight_for
 from shared.dataverse.keys import literal
 from shared.dataverse.model import (
     CODE_INVALID_RECORD,
@@ -36,7 +36,8 @@ from shared.dataverse.model import (
     UpsertRecord,
 )
 from shared.dataverse.packing import Encoded, Encoder, PlanStream, RequestPlan, plan, upsert_multiple_body
-from shared.errors import TransientError
+from shared.errors import AuthError, TransientError
+from shared.redaction import redact
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +57,16 @@ def supports_upsert_multiple(client: WebApiClient, table: str) -> bool:
         cached = _capabilities.get(cache_key)
     if cached and time.monotonic() - cached[1] < defaults.DATAVERSE_CAPABILITY_CACHE_S:
         return cached[0]
-    response = client.request("GET", "sdkmessagefilters", params={
-        "$select": "sdkmessagefilterid",
-        "$filter": f"sdkmessageid/name eq 'UpsertMultiple' and primaryobjecttypecode eq {literal(table)}"})
-    supported = bool(response.json().get("value"))
+    try:
+        response = client.request("GET", "sdkmessagefilters", params={
+            "$select": "sdkmessagefilterid",
+            "$filter": f"sdkmessageid/name eq 'UpsertMultiple' and primaryobjecttypecode eq {literal(table)}"})
+        supported = bool(response.json().get("value"))
+    except (DataverseError, AuthError) as exc:
+        # An app user without read access to sdkmessagefilter: try UpsertMultiple; an environment without it
+        # answers 0x8006088a and the writer falls back to $batch for good.
+        log.warning("cannot read sdkmessagefilters (%s); assuming UpsertMultiple on %s", exc, table)
+        supported = True
     _remember_capability(client.config.url, table, supported)
     return supported
 
@@ -71,6 +78,7 @@ def _remember_capability(url: str, table: str, supported: bool) -> None:
 
 def _failed(record: UpsertRecord, code: str, message: str) -> RecordOutcome:
     """A record Dataverse refused; a contact whose parent account is missing is deferred, not failed."""
+    message = redact(message)
     if record.parent_key is not None and code == CODE_KEY_NOT_FOUND:
         return RecordOutcome(record.ref, record.table, Status.DEFERRED, code=code, retryable=True,
                              message=f"parent account '{record.parent_key}' does not exist yet: {message}")
@@ -87,10 +95,11 @@ class DataverseWriter:
         self.client = WebApiClient(config, credential or credential_for(config, secret), session,
                                    gate=gate_for(config.url), renew_credential=renew)
         self.encoder = Encoder(api_path=config.api_path, parent_key_column=config.key_column("account"))
-        self._in_flight = InFlightKeys()
+        self._in_flight = in_flight_for(config.url)
 
     @property
     def requests_sent(self) -> int:
+        """HTTP attempts so far (throttled and retried ones included), for audit rows and logs."""
         return self.client.requests_sent
 
     def close(self) -> None:

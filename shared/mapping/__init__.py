@@ -21,13 +21,14 @@ Rules (each documented and tested):
   ``acme-m3|C|C10001``, ``acme-ln|BP|BP0000101`` (LN partners share one key in both roles). Id parts are escaped
   (``SUP/2024`` -> ``SUP~2F2024``, keys.py); longer than 100 characters -> ``RecordError``. Contact key: account key
   + ``|<contact id>`` (+ ``|<item id>`` for list contacts).
-* Empty source field: the column is sent as null (a value removed in CloudSuite is removed in Dataverse), or left
-  out with ``"empty": "omit"``. A column mapped to null in the configuration is never sent.
+* Empty (or null) source field: the column is sent as null, so a value removed in CloudSuite is removed in
+  Dataverse (``"empty": "omit"`` leaves it out instead). A field the record does not carry at all (the client did
+  not read it) leaves the column out, so Dataverse keeps its value. A column mapped to null is never sent.
 * A record that is customer and supplier (LN ``BusinessPartnerRole`` CustomerAndSupplier) is mapped with one
   entity's map (``both.use``, default customer) and ``customertypecode.both`` (default: the customer code, 3) from
   whichever listing it comes, so both writes carry the same key, payload and hash.
 * Inactive (M3 STAT 90, CSI vendor Stat I, LN BusinessPartnerStatus Inactive, configurable) -> statecode 1 /
-  statuscode 2; otherwise 0 / 1. No status field configured -> state columns are not sent.
+  statuscode 2; otherwise 0 / 1. No status field configured, or not carried -> state columns are not sent.
 """
 
 from __future__ import annotations

@@ -115,24 +115,39 @@ def _row(config: MappingConfig, table: str, entity_set: str, key: str, payload: 
                key_ref(entity_set, config.key_column, key), parent_key)
 
 
+class _Absent:
+    """The type of ``ABSENT``: a field the record does not carry at all (the client did not read it)."""
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+ABSENT = _Absent()
+
+
 def _get(raw: Mapping[str, Any], field: str) -> Any:
-    """A field's raw value; a dotted name reads the flattened key first, then walks nested objects."""
-    value = raw.get(field)
-    if value is not None or "." not in field:
+    """A field's raw value or ``ABSENT``. A dotted name reads the flattened key (``AddressRef.City``) first, then
+    walks nested objects and, by number, lists (``_addresses.0.ADR1``; an item missing from a list read is empty).
+    """
+    value = raw.get(field, ABSENT)
+    if value is not ABSENT or "." not in field:
         return value
     node: Any = raw
     for part in field.split("."):
-        if not isinstance(node, Mapping):
-            return None
-        node = node.get(part)
+        if isinstance(node, Mapping):
+            node = node.get(part, ABSENT)
+        elif isinstance(node, list | tuple) and part.isdigit():
+            node = node[int(part)] if int(part) < len(node) else None
+        else:
+            return None if node is None else ABSENT
     return node
 
 
-def _text(raw: Mapping[str, Any], field: str, key: str) -> str | None:
-    """The trimmed text of a field, None when missing or empty (M3 ``excludeempty`` omits empty fields)."""
+def _text(raw: Mapping[str, Any], field: str, key: str) -> str | _Absent | None:
+    """The trimmed text of a field: None when empty or null, ``ABSENT`` when the record does not carry it."""
     value = _get(raw, field)
-    if value is None:
-        return None
+    if value is None or value is ABSENT:
+        return value
     if value.__class__ is str:
         return value.strip() or None
     if isinstance(value, bool | int | float):
@@ -140,34 +155,46 @@ def _text(raw: Mapping[str, Any], field: str, key: str) -> str | None:
     raise RecordError(f"field {field} holds a {type(value).__name__}, expected text", BAD_VALUE, key)
 
 
-def _read(raw: Mapping[str, Any], source: Source, key: str) -> str | None:
+def _value(raw: Mapping[str, Any], field: str, key: str) -> str | None:
+    """``_text`` where absent and empty mean the same (ids, names, roles)."""
+    value = _text(raw, field, key)
+    return None if value is ABSENT else value
+
+
+def _read(raw: Mapping[str, Any], source: Source, key: str) -> str | _Absent | None:
+    """A source's text; ``ABSENT`` only when none of its fields is in the record."""
     if source.mode == "one":
         return _text(raw, source.fields[0], key)
+    values = [_text(raw, f, key) for f in source.fields]
+    present = [v for v in values if v is not ABSENT]
+    if not present:
+        return ABSENT
+    texts = [v for v in present if v is not None]
     if source.mode == "first":
-        for field in source.fields:
-            value = _text(raw, field, key)
-            if value is not None:
-                return value
-        return None
-    parts = [v for v in (_text(raw, f, key) for f in source.fields) if v is not None]
-    return source.sep.join(parts) if parts else None
+        return texts[0] if texts else None
+    return source.sep.join(texts) if texts else None
+
+
+def _read_value(raw: Mapping[str, Any], source: Source, key: str) -> str | None:
+    value = _read(raw, source, key)
+    return None if value is ABSENT else value
 
 
 def _is_both(raw: Mapping[str, Any], config: MappingConfig) -> bool:
-    value = _text(raw, config.both.field, "")
+    value = _value(raw, config.both.field, "")
     return value is not None and value.casefold() in config.both.values
 
 
 def _record_key(config: MappingConfig, plan: EntityPlan, raw: Mapping[str, Any]) -> str:
     if len(plan.id_fields) == 1:
-        value = _text(raw, plan.id_fields[0], "")
+        value = _value(raw, plan.id_fields[0], "")
         if value is not None:
             key = plan.key_prefix + escape_part(value)
             _check_key_length(config, key, key)
             return key
     ids = []
     for field in plan.id_fields:
-        value = _text(raw, field, "")
+        value = _value(raw, field, "")
         if value is None:
             raise RecordError(f"{plan.entity} record has no {field} (part of the record id)", MISSING_ID)
         ids.append(value)
@@ -188,18 +215,22 @@ def _name_source(plan: EntityPlan) -> str:
 
 def _fill(payload: dict[str, Any], raw: Mapping[str, Any], columns: tuple[Column, ...], config: MappingConfig,
           key: str, notes: list[str], where: str) -> None:
-    """Add each mapped column: empty -> null (or left out with ``empty: omit``), checked and fitted otherwise."""
+    """Add each mapped column the record carries: empty -> null (or left out with ``empty: omit``), checked and
+    fitted otherwise. A source field the record does not carry at all leaves the column out: the client did not
+    read it, so nothing is known about it (a removal in CloudSuite arrives as an empty or null value)."""
     null_empty = config.empty == "null"
     for column in columns:
         field = column.field
         if field is None:
             value = _read(raw, column.source, key)
         else:  # inlined _text for the common case: a plain field holding a string
-            value = raw.get(field)
+            value = raw.get(field, ABSENT)
             if value.__class__ is str:
                 value = value.strip() or None
-            elif value is not None:
+            elif value is not None and value is not ABSENT:
                 value = _text(raw, field, key)
+        if value is ABSENT:
+            continue
         if value is None:
             if null_empty:
                 payload[column.name] = None
@@ -249,8 +280,10 @@ def _email(value: str, column: Column, config: MappingConfig, key: str, notes: l
 
 
 def _set_state(payload: dict[str, Any], raw: Mapping[str, Any], status: Status, key: str) -> None:
-    """Inactive -> statecode 1 / statuscode 2 (deactivated, never deleted); otherwise 0 / 1."""
+    """Inactive -> statecode 1 / statuscode 2 (deactivated, never deleted); otherwise 0 / 1; not read -> unsent."""
     value = _text(raw, status.field, key)
+    if value is ABSENT:
+        return
     inactive = value is not None and value.casefold() in status.inactive
     payload["statecode"] = 1 if inactive else 0
     payload["statuscode"] = 2 if inactive else 1
@@ -282,7 +315,7 @@ def _items(raw: Mapping[str, Any], contact: ContactPlan, key: str) -> tuple[Mapp
     if contact.list is None:
         return (raw,)
     value = _get(raw, contact.list)
-    if value is None:
+    if value is None or value is ABSENT:
         return ()
     if isinstance(value, Mapping):
         return (value,)
@@ -295,7 +328,7 @@ def _contact(config: MappingConfig, contact: ContactPlan, item: Mapping[str, Any
              parent: dict[str, str], bind: str, notes: list[str]) -> Row | None:
     suffix = contact.id
     if contact.list is not None:
-        ids = tuple(_text(item, f, account_key) for f in contact.key)
+        ids = tuple(_value(item, f, account_key) for f in contact.key)
         if None in ids:
             notes.append(f"contact {suffix}: an item has no {'/'.join(contact.key)}, contact not written")
             return None
@@ -324,10 +357,10 @@ def _contact(config: MappingConfig, contact: ContactPlan, item: Mapping[str, Any
 def _person(contact: ContactPlan, item: Mapping[str, Any], key: str, notes: list[str],
             where: str) -> tuple[str | None, str | None]:
     """(firstname, lastname): LastName/FirstName fields first, else the split full name; no last name -> skip."""
-    last = _read(item, contact.lastname, key) if contact.lastname is not None else None
-    first = _read(item, contact.firstname, key) if contact.firstname is not None else None
+    last = _read_value(item, contact.lastname, key) if contact.lastname is not None else None
+    first = _read_value(item, contact.firstname, key) if contact.firstname is not None else None
     if last is None and contact.fullname is not None:
-        full = _read(item, contact.fullname, key)
+        full = _read_value(item, contact.fullname, key)
         if full is not None and "@" in full:
             notes.append(f"{where}: the name is an e-mail address, contact not written")
             return None, None
@@ -336,6 +369,6 @@ def _person(contact: ContactPlan, item: Mapping[str, Any], key: str, notes: list
             first = first if first is not None else split_first
     if last is None and first is not None:
         return None, first  # a single name is the last name, as for a one-word full name
-    if last is None and any(_read(item, c.source, key) is not None for c in contact.columns):
+    if last is None and any(_read_value(item, c.source, key) is not None for c in contact.columns):
         notes.append(f"{where}: no person name, contact not written")
     return first, last

@@ -14,6 +14,17 @@ _LN_CONTACT_FIELDS = {
     "telephone1": "OfficePhone", "mobilephone": "MobilePhone", "jobtitle": "JobTitle",
 }
 _FSM_ADDRESS = "CurrentAddressRel.PostalAddress."
+_FSM_COMMON = {  # FSM names beyond Vendor/VendorName/VendorGroup are assumptions (reference §5): check per tenant
+    "address1_line1": _FSM_ADDRESS + "DeliveryAddress.AddressLine1",
+    "address1_line2": _FSM_ADDRESS + "DeliveryAddress.AddressLine2",
+    "address1_line3": _FSM_ADDRESS + "DeliveryAddress.AddressLine3",
+    "address1_city": _FSM_ADDRESS + "Municipality", "address1_stateorprovince": _FSM_ADDRESS + "StateProvince",
+    "address1_postalcode": _FSM_ADDRESS + "PostalCode", "address1_country": _FSM_ADDRESS + "Country",
+    "telephone1": "PhoneNumber", "emailaddress1": "EmailAddress", "websiteurl": "URL",
+}
+_FSM_CONTACT = {"id": "contact", "fields": {"fullname": "Contact.ContactName", "emailaddress1": "Contact.EmailAddress",
+                                            "telephone1": "Contact.PhoneNumber"}}
+_M3_ADDRESS = "_addresses.0."  # client enrichment "addresses": the CRS620MI/LstAddresses rows, first one used
 
 PROFILES: dict[str, dict[str, Any]] = {
     "m3": {
@@ -23,13 +34,15 @@ PROFILES: dict[str, dict[str, Any]] = {
             "id": ["SUNO"],
             "fields": {
                 "name": "SUNM", "accountnumber": "SUNO",
-                "address1_line1": "ADR1", "address1_line2": "ADR2", "address1_line3": "ADR3",
-                "address1_city": "TOWN", "address1_stateorprovince": "ECAR", "address1_postalcode": "PONO",
-                "address1_country": "CSCD", "telephone1": "PHNO", "emailaddress1": "EMAL",
+                "address1_line1": _M3_ADDRESS + "ADR1", "address1_line2": _M3_ADDRESS + "ADR2",
+                "address1_line3": _M3_ADDRESS + "ADR3", "address1_city": _M3_ADDRESS + "TOWN",
+                "address1_stateorprovince": {"first": [_M3_ADDRESS + "ECAR", "ECAR"]},
+                "address1_postalcode": _M3_ADDRESS + "PONO",
+                "address1_country": {"first": [_M3_ADDRESS + "CSCD", "CSCD"]}, "telephone1": "PHNO",
             },
             "status": {"field": "STAT", "inactive": ["90"]},
             "contacts": [
-                {"id": "ref", "list": "LstSupplierRef", "key": ["RFTY", "RFID"],
+                {"id": "ref", "list": "_contacts", "key": ["RFTY", "RFID"],
                  "fields": {"fullname": "YRE1", "emailaddress1": "EMAL", "telephone1": "PHNO"}},
             ],
         },
@@ -92,33 +105,15 @@ PROFILES: dict[str, dict[str, Any]] = {
         "both": None,
         "supplier": {
             "id": ["VendorGroup", "Vendor"],
-            "fields": {
-                "name": "VendorName", "accountnumber": "Vendor",
-                "address1_line1": _FSM_ADDRESS + "DeliveryAddress.AddressLine1",
-                "address1_line2": _FSM_ADDRESS + "DeliveryAddress.AddressLine2",
-                "address1_line3": _FSM_ADDRESS + "DeliveryAddress.AddressLine3",
-                "address1_city": _FSM_ADDRESS + "Municipality",
-                "address1_stateorprovince": _FSM_ADDRESS + "StateProvince",
-                "address1_postalcode": _FSM_ADDRESS + "PostalCode",
-                "address1_country": _FSM_ADDRESS + "Country",
-            },
-            "status": None,
-            "contacts": [],
+            "fields": {"name": "VendorName", "accountnumber": "Vendor", **_FSM_COMMON},
+            "status": {"field": "VendorStatus", "inactive": ["Inactive"]},
+            "contacts": [_FSM_CONTACT],
         },
         "customer": {
             "id": ["Customer"],
-            "fields": {
-                "name": "CustomerName", "accountnumber": "Customer",
-                "address1_line1": _FSM_ADDRESS + "DeliveryAddress.AddressLine1",
-                "address1_line2": _FSM_ADDRESS + "DeliveryAddress.AddressLine2",
-                "address1_line3": _FSM_ADDRESS + "DeliveryAddress.AddressLine3",
-                "address1_city": _FSM_ADDRESS + "Municipality",
-                "address1_stateorprovince": _FSM_ADDRESS + "StateProvince",
-                "address1_postalcode": _FSM_ADDRESS + "PostalCode",
-                "address1_country": _FSM_ADDRESS + "Country",
-            },
-            "status": None,
-            "contacts": [],
+            "fields": {"name": "CustomerName", "accountnumber": "Customer", **_FSM_COMMON},
+            "status": {"field": "Status", "inactive": ["Inactive"]},
+            "contacts": [_FSM_CONTACT],
         },
     },
 }

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 from typing import Any
 
 import requests
 
-import localdev.simserver
 from localdev.cloudsuite import CloudSuiteSimulator
 from shared.cloudsuite import CloudSuiteClient
 from shared.cloudsuite.ionapi import SECRET_KEYS
@@ -19,25 +17,6 @@ CSI_ZONE = "America/New_York"  # the simulator's site zone (csi_site_timezone de
 FAST_RETRIES = {"max_retries": 3, "backoff_base_s": 0.01, "backoff_max_s": 0.05}
 
 
-
-def _sim_sockets_without_nagle() -> None:
-    """Workaround, reported to the simulator's owner: SimServer writes headers and body in two sends without
-    TCP_NODELAY, so every response waits ~40 ms for the client's delayed ACK. Latency only; wire unchanged."""
-    server = localdev.simserver._Server
-    if getattr(server, "_nodelay_patched", False):
-        return
-    accept = server.get_request
-
-    def get_request(self: object) -> tuple[socket.socket, object]:
-        sock, address = accept(self)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return sock, address
-
-    server.get_request = get_request  # type: ignore[method-assign]
-    server._nodelay_patched = True  # type: ignore[attr-defined]
-
-
-_sim_sockets_without_nagle()
 
 SECRETS: set[str] = set()  # every .ionapi secret value and every token seen in these tests
 

@@ -51,21 +51,24 @@ def test_m3_suppliers_use_lmts_on_lst_suppliers(sim: CloudSuiteSimulator, make_c
     assert keys == [key]
 
 
-def test_m3_exportmi_change_detection_reads_the_boundary_day(sim: CloudSuiteSimulator, make_client) -> None:
-    client = make_client(sim, "m3", page_size=3, m3={"change_detection": "exportmi"})
+@pytest.mark.parametrize(("entity", "key", "name", "prefix"), [("customer", "CUNO", "CUNM", "OK"),
+                                                              ("supplier", "SUNO", "SUNM", "ID")])
+def test_m3_exportmi_change_detection_reads_the_boundary_day(sim: CloudSuiteSimulator, make_client, entity: str,
+                                                             key: str, name: str, prefix: str) -> None:
+    client = make_client(sim, "m3", page_size=3, m3={"change_detection": "exportmi", "cono": "100"})
     watermark = client.start_watermark()
-    changed = sim.keys("m3", "customer")[5:9]
-    for key in changed:
-        sim.change_record("m3", "customer", key, CUNM=f"Renamed {key}")
-    pages = list(client.iter_changed("customer", watermark))
-    records = {r["CUNO"]: r for p in pages for r in p.records}
+    changed = sim.keys("m3", entity)[5:9]
+    for k in changed:
+        sim.change_record("m3", entity, k, **{name: f"Renamed {k}"})
+    pages = list(client.iter_changed(entity, watermark))
+    records = {r[key]: r for p in pages for r in p.records}
     assert sum(len(p.records) for p in pages) == len(records)  # no key twice
     assert set(changed) <= set(records)  # day-granular: the whole boundary day is read again
-    assert records[changed[0]]["CUNM"] == f"Renamed {changed[0]}"  # columns named like the list transaction's
-    assert all(p.key_field == "CUNO" for p in pages)
+    assert records[changed[0]][name] == f"Renamed {changed[0]}"  # columns named like the list transaction's
+    assert all(p.key_field == key for p in pages)
     lower_ms = int(watermark) - int(defaults.CLOUDSUITE_WATERMARK_OVERLAP_S * 1000)
     day = datetime.fromtimestamp(lower_ms / 1000, UTC).strftime("%Y%m%d")
-    assert any(f"OKLMDT%20%3E%3D%20{day}" in r.path for r in list_requests(sim))
+    assert any(f"{prefix}LMDT%20%3E%3D%20{day}" in r.path for r in list_requests(sim))
 
 
 def test_csi_record_date_in_site_time_returns_changes_and_overlap(sim: CloudSuiteSimulator, make_client) -> None:

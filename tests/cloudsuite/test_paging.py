@@ -134,3 +134,4 @@ def test_offset_pager() -> None:
     assert (pager.offset, pager.done) == (2, False)
     pager.advance([], key)
     assert pager.done
+

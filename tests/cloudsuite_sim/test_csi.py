@@ -205,3 +205,41 @@ def test_records_helper_matches_the_wire(api: Api) -> None:
 @pytest.mark.parametrize("method", ["POST", "DELETE"])
 def test_wrong_method_on_load_is_405(api: Api, method: str) -> None:
     assert api.raw(method, LOAD + "SLVendors", headers=CONFIG).status_code == 405
+
+
+def test_next_page_continues_after_a_deleted_bookmark_row(fapi: Api) -> None:
+    first = _load(fapi, "SLVendors", {"properties": "VendNum", "recordcap": "3", "readonly": "true"})
+    fapi.sim.delete("csi", "supplier", "V1003")  # the bookmark's last row
+    fapi.sim.add_record("csi", "supplier", VendNum="V1000")  # sorts before the bookmark: not seen
+    second = _load(fapi, "SLVendors", {"properties": "VendNum", "recordcap": "3", "readonly": "true",
+                                       "loadtype": "NEXT", "bookmark": first["Bookmark"]})
+    assert [i["VendNum"] for i in second["Items"]] == ["  V1004", "  V1005", "  V1006"]
+
+
+def test_prev_and_last_load_types(api: Api) -> None:
+    last = _load(api, "SLVendors", {"properties": "VendNum", "recordcap": "2", "readonly": "true",
+                                    "loadtype": "LAST"})
+    assert [i["VendNum"] for i in last["Items"]] == ["  V1024", "  V1025"]
+    prev = _load(api, "SLVendors", {"properties": "VendNum", "recordcap": "2", "readonly": "true",
+                                    "loadtype": "PREV", "bookmark": last["Bookmark"]})
+    assert [i["VendNum"] for i in prev["Items"]] == ["  V1022", "  V1023"]
+
+
+def test_ship_to_rows_when_enabled() -> None:
+    with CloudSuiteSimulator(suppliers=1, customers=6, products=("csi",), csi_ship_to_every=3) as sim:
+        api = Api(sim)
+        body = _load(api, "SLCustomers", {"properties": "CustNum,CustSeq", "readonly": "true", "recordcap": "0"})
+        assert [(i["CustNum"], i["CustSeq"]) for i in body["Items"]] == [
+            ("  C1001", "0"), ("  C1002", "0"), ("  C1003", "0"), ("  C1003", "1"), ("  C1004", "0"),
+            ("  C1005", "0"), ("  C1006", "0"), ("  C1006", "1")]
+        main_only = _load(api, "SLCustomers", {"properties": "CustNum", "readonly": "true", "filter": "CustSeq = 0"})
+        assert len(main_only["Items"]) == 6
+
+
+def test_invalid_bookmark_and_bad_date_literal_are_success_false(api: Api) -> None:
+    body = _load(api, "SLVendors", {"properties": "VendNum", "loadtype": "NEXT", "bookmark": "<nonsense/>"})
+    assert body == {**FAILURE, "Message": "Invalid bookmark."}
+    bad_date = _load(api, "SLVendors", {"properties": "VendNum", "filter": "RecordDate >= 'yesterday'"})
+    assert bad_date["Success"] is False and "Conversion failed" in bad_date["Message"]
+    unknown_column = _load(api, "SLVendors", {"properties": "VendNum", "filter": "Nope = 'x'"})
+    assert unknown_column == {**FAILURE, "Message": "Invalid column name 'Nope'."}

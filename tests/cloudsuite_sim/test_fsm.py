@@ -93,3 +93,8 @@ def test_changes_are_visible_without_any_stamp(fapi: Api) -> None:
     key = sim.add_record("fsm", "supplier", VendorName="Ny Leverandør AS")
     sim.delete("fsm", "supplier", "100001")
     assert key == "100013" and key in sim.keys("fsm", "supplier") and "100001" not in sim.keys("fsm", "supplier")
+
+
+def test_omit_count_value_drops_count(api: Api) -> None:
+    body = _get(api, VENDORS, "_fields=Vendor&_limit=1&_omitCountValue=true").json()
+    assert "_count" not in body[0] and len(body) == 2

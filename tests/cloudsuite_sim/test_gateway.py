@@ -221,3 +221,23 @@ def test_connection_reset_fault_breaks_the_connection(fapi: Api) -> None:
 def test_x_tenant_headers_are_ignored(api: Api) -> None:
     response = api.get(M3_TIME, headers={"X-TenantId": "SOMEONE_ELSE", "X-ClientId": "x"})
     assert response.status_code == 200
+
+
+def test_grant_not_enabled_for_the_app_is_400_unauthorized_client() -> None:
+    with CloudSuiteSimulator(suppliers=1, customers=1, products=("m3",), grants=("password",)) as sim:
+        io = sim.ionapi()
+        response = _token(sim, grant_type="client_credentials", client_id=io["ci"], client_secret=io["cs"])
+        assert (response.status_code, response.json()["error"]) == (400, "unauthorized_client")
+
+
+def test_revoked_refresh_token_cannot_be_used() -> None:
+    with CloudSuiteSimulator(suppliers=1, customers=1, products=("m3",), issue_refresh_tokens=True) as sim:
+        io = sim.ionapi()
+        refresh = _token(sim, grant_type="password", username=io["saak"], password=io["sask"],
+                         client_id=io["ci"], client_secret=io["cs"]).json()["refresh_token"]
+        revoke = requests.post(io["pu"] + io["or"], data={"token": refresh, "token_type_hint": "refresh_token"},
+                               auth=(io["ci"], io["cs"]), verify=sim.ca_bundle, timeout=10)
+        assert revoke.status_code == 200
+        again = _token(sim, grant_type="refresh_token", refresh_token=refresh, client_id=io["ci"],
+                       client_secret=io["cs"])
+        assert (again.status_code, again.json()["error"]) == (400, "invalid_grant")

@@ -159,3 +159,13 @@ def test_orderby_desc_with_skip_paging(api: Api) -> None:
     body = _get(api, BP + "SoldtoBusinessPartners", {"$orderby": "SoldtoBusinessPartner desc", "$top": "3",
                                                      "$select": "SoldtoBusinessPartner"})
     assert [v["SoldtoBusinessPartner"] for v in body["value"]] == api.sim.keys("ln", "customer")[::-1][:3]
+
+
+def test_expand_contact_ref_gives_the_primary_contact(api: Api) -> None:
+    bp = _get(api, BP + "BusinessPartners('BP0000103')", {"$expand": "ContactRef($select=Contact,Email)"})
+    assert bp["ContactRef"]["Contact"] == bp["PrimaryContact"] and "@" in bp["ContactRef"]["Email"]
+
+
+def test_unknown_query_option_and_bad_top_are_400(api: Api) -> None:
+    assert api.get(BP + "BusinessPartners", {"$search": "x"}).status_code == 400
+    assert api.get(BP + "BusinessPartners", {"$top": "-1"}).status_code == 400

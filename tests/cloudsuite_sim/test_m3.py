@@ -227,3 +227,30 @@ def test_query_maxrecs_can_be_ignored_while_matrix_maxrecs_still_works(fapi: Api
 def test_optional_server_cap_limits_unlimited_lists(fapi: Api) -> None:
     fapi.sim.settings.m3_max_records_cap = 7
     assert len(_records(fapi.m3("CRS620MI", "LstByNumber", {"SUNO": " ", "maxrecs": "0"}))) == 7
+
+
+def test_customer_delivery_addresses_and_get_address(api: Api) -> None:
+    with_addresses = [k for k in api.sim.keys("m3", "customer")
+                      if _records(api.m3("CRS610MI", "LstAddresses", {"CUNO": k}))]
+    assert with_addresses
+    cuno = with_addresses[0]
+    first = _records(api.m3("CRS610MI", "LstAddresses", {"CUNO": cuno}))[0]
+    assert (first["CUNO"], first["ADRT"], first["ADID"]) == (cuno, "1", "D01")
+    got = _records(api.m3("CRS610MI", "GetAddress", {"CUNO": cuno, "ADRT": "1", "ADID": "D01"}))[0]
+    assert got["CUA1"] == first["CUA1"] and got["CHNO"] == "1"
+
+
+def test_exportmi_unknown_column_is_mi_error(api: Api) -> None:
+    result = api.m3("EXPORTMI", "Select", {"QERY": "OKNOPE from OCUSMA"})["results"][0]
+    assert (result["errorType"], result["errorField"]) == ("ServerReturnedNOK", "QERY")
+
+
+def test_v1_mi_error_shape(api: Api) -> None:
+    body = api.get("/M3/m3api-rest/execute/CRS620MI/GetBasicData", {"SUNO": "S999999"}).json()
+    assert (body["@type"], body["@field"], body["Message"].strip()) == ("ServerReturnedNOK", "SUNO",
+                                                                          "Supplier number S999999 does not exist")
+
+
+def test_other_company_is_an_mi_error(api: Api) -> None:
+    result = api.m3("CRS620MI", "LstByNumber", {"SUNO": " ", "CONO": "200"})["results"][0]
+    assert (result["errorType"], result["errorField"]) == ("ServerReturnedNOK", "CONO")

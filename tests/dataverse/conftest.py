@@ -30,7 +30,10 @@ def shared_sim() -> Iterator[Any]:
 @pytest.fixture
 def sim(shared_sim: Any) -> Any:
     """The module's simulator, emptied (rows, faults, throttling, log) before each test."""
+    from localdev.dataverse.simulator import DEFAULT_DOP_HINT
+
     shared_sim.reset()
+    shared_sim.dop_hint = DEFAULT_DOP_HINT
     return shared_sim
 
 

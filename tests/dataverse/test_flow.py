@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
+from shared import defaults
 from shared.dataverse.client import parse_error, parse_retry_after
 from shared.dataverse.flow import ConcurrencyLimit, InFlightKeys, PauseGate
 
@@ -80,3 +83,39 @@ def test_retry_after_accepts_seconds_and_http_dates() -> None:
     assert parse_retry_after(None) is None
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now=lambda: 1445412480.0) == 10.0
     assert parse_retry_after("soon") is None
+
+
+def test_a_429_teaches_the_gate_to_pace_just_under_the_rate_the_server_admitted() -> None:
+    clock = FakeClock()
+    gate = PauseGate(clock)
+    sends = []
+    for _ in range(21):  # 20 admitted, the 21st refused with Retry-After: 1
+        sends.append(gate.wait_open())
+        clock.now += 0.025
+    straggler = gate.wait_open()  # sent before the 429 reached us
+    clock.now += 0.001
+    gate.pause(1.0, sent_at=sends[-1])
+    # the straggler comes back with a longer wait (the server's penalty for the race): it lengthens the
+    # pause, and it does not count as admitted
+    gate.pause(2.0, sent_at=straggler)
+    assert gate.remaining() == pytest.approx(2.0)
+    assert gate.interval == pytest.approx(1.0 / (20 * defaults.DATAVERSE_PACE_SAFETY))
+    clock.now += 2.0
+    first = gate.wait_open()
+    interval = gate.interval / (1 - defaults.DATAVERSE_PACE_RELAX)  # the interval this send imposed
+    assert gate.remaining() == 0 and first == clock.now
+    clock.now += interval / 2
+    threading.Timer(0.01, lambda: setattr(clock, "now", first + interval)).start()
+    assert gate.wait_open() == pytest.approx(first + interval)  # held back until one interval had passed
+
+
+def test_a_429_despite_pacing_slows_the_pace_down() -> None:
+    clock = FakeClock()
+    gate = PauseGate(clock)
+    sent = gate.wait_open()
+    gate.pause(1.0, sent_at=sent)  # nothing admitted before: one per second
+    paced = gate.interval
+    clock.now += 1.0
+    sent = gate.wait_open()
+    gate.pause(1.0, sent_at=sent)
+    assert gate.interval >= paced * defaults.DATAVERSE_PACE_BACKOFF * (1 - defaults.DATAVERSE_PACE_RELAX)

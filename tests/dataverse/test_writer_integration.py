@@ -3,6 +3,7 @@ Dataverse's own code, limits hold on the wire, throttling is respected."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -51,14 +52,16 @@ def test_ten_thousand_accounts_and_contacts_land_exactly_once_and_resending_chan
 def test_one_invalid_record_in_500_is_isolated_with_dataverses_code_and_the_other_499_land(sim: Any) -> None:
     records = [account(f"A{i:03d}") for i in range(500)]
     records[237] = account("A237", name="x" * 161)  # account.name holds 160 characters
-    outcomes = DataverseWriter(config_for(sim), secret=CLIENT_SECRET).upsert(records)
+    writer = DataverseWriter(config_for(sim), secret=CLIENT_SECRET)
+    outcomes = writer.upsert(records)
     bad = [o for o in outcomes if o.status is Status.FAILED]
     assert [(o.ref, o.code, o.retryable) for o in bad] == [("account:A237", "0x80044331", False)]
     assert "exceeded the maximum allowed length of '160'" in bad[0].message
     assert sum(o.status.written for o in outcomes) == 499
     assert len(sim.rows("account")) == 499 and sim.row_by_key("account", cssync_sourcekey="A237") is None
     # one refused UpsertMultiple, then $batch with per-operation results (no bisection cascade)
-    assert len(data_requests(sim)) <= 4
+    assert [r.info["kind"] for r in data_requests(sim)] == ["upsert_multiple", "batch"]
+    assert writer.requests_sent == len(sim.requests(r"^/api/data/"))
 
 
 def test_a_plugin_rejection_comes_back_with_the_plugin_code(sim: Any) -> None:
@@ -70,7 +73,15 @@ def test_a_plugin_rejection_comes_back_with_the_plugin_code(sim: Any) -> None:
     assert outcomes[0].record_id == sim.row_by_key("account", cssync_sourcekey="P1")["accountid"]
 
 
-def test_throttled_at_20_per_second_everything_lands_and_nothing_is_sent_during_retry_after(sim: Any) -> None:
+@pytest.fixture
+def own_sim() -> Iterator[Any]:
+    """A simulator of its own (another URL): the pace a writer learns from 429s stays with this environment."""
+    with make_sim() as sim:
+        yield sim
+
+
+def test_throttled_at_20_per_second_everything_lands_and_nothing_is_sent_during_retry_after(own_sim: Any) -> None:
+    sim = own_sim
     sim.throttle(requests_per_s=20)
     writer = writer_for(sim, max_operations=20)
     outcomes = writer.upsert([account(f"T{i:04d}") for i in range(1000)])  # 50 requests
@@ -191,16 +202,14 @@ def test_a_token_dataverse_refuses_before_it_expires_is_renewed_once_and_the_wri
     assert [r.status for r in sim.requests(r"CRM\.UpsertMultiple")][-2:] == [401, 204]
 
 
-def test_a_retry_after_too_long_to_sleep_through_is_handed_to_the_queue_as_throttled_error() -> None:
-    with make_sim() as sim:
-        sim.faults.add(path=r"CRM\.UpsertMultiple", status=429, retry_after=900, count=1)
-        writer = writer_for(sim)
-        with pytest.raises(ThrottledError) as info:
-            writer.upsert([account("L1")])
-        assert info.value.retry_after == 900
-        with pytest.raises(ThrottledError):  # every sender of the environment stays away, without a request
-            writer_for(sim).upsert([account("L2")])
-        assert len(sim.requests(r"CRM\.UpsertMultiple")) == 1
+def test_a_retry_after_too_long_to_sleep_through_is_handed_to_the_queue_as_throttled_error(own_sim: Any) -> None:
+    own_sim.faults.add(path=r"CRM\.UpsertMultiple", status=429, retry_after=900, count=1)
+    with pytest.raises(ThrottledError) as info:
+        writer_for(own_sim).upsert([account("L1")])
+    assert info.value.retry_after == 900
+    with pytest.raises(ThrottledError):  # every sender of the environment stays away, without a request
+        writer_for(own_sim).upsert([account("L2")])
+    assert len(own_sim.requests(r"CRM\.UpsertMultiple")) == 1
 
 
 def test_a_server_body_limit_below_ours_is_met_by_halving() -> None:
@@ -208,3 +217,32 @@ def test_a_server_body_limit_below_ours_is_met_by_halving() -> None:
         outcomes = writer_for(sim).upsert([account(f"H{i:04d}") for i in range(1000)])
         assert all(o.status.written for o in outcomes) and len(sim.rows("account")) == 1000
         assert {r.status for r in sim.requests(r"CRM\.UpsertMultiple")} == {204, 413}
+
+
+def _max_overlap(entries: list[Any]) -> int:
+    edges = sorted([(e.started, 1) for e in entries] + [(e.finished, -1) for e in entries])
+    current = peak = 0
+    for _, step in edges:
+        current += step
+        peak = max(peak, current)
+    return peak
+
+
+@pytest.mark.parametrize(("dop_hint", "cap", "expected"), [(2, 4, 2), (8, 3, 3)])
+def test_parallelism_follows_the_dop_hint_within_the_configured_cap(sim: Any, dop_hint: int, cap: int,
+                                                                    expected: int) -> None:
+    sim.dop_hint = dop_hint
+    sim.faults.add(path=r"CRM\.UpsertMultiple", latency_s=0.05)  # long enough for requests to overlap
+    writer = writer_for(sim, max_operations=25, max_concurrency=cap)
+    assert all(o.status.written for o in writer.upsert([account(f"P{i:04d}") for i in range(500)]))
+    assert _max_overlap(sim.requests(r"CRM\.UpsertMultiple")) == expected
+
+
+def test_without_read_access_to_sdkmessagefilters_a_missing_upsert_multiple_is_found_by_trying() -> None:
+    with make_sim(upsert_multiple=False) as sim:
+        denied = {"error": {"code": "0x80040220", "message": "Principal user is missing prvReadSdkMessageFilter"}}
+        sim.faults.add(path="sdkmessagefilters", status=403, body=denied)
+        writer = writer_for(sim)
+        assert {o.status for o in writer.upsert([account(f"N{i}") for i in range(5)])} == {Status.CREATED}
+        assert {o.status for o in writer.upsert([account(f"N{i}") for i in range(5)])} == {Status.UPDATED}
+        assert [r.status for r in sim.requests(r"CRM\.UpsertMultiple")] == [404]  # tried once, then remembered

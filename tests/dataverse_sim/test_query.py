@@ -75,3 +75,10 @@ def test_lookup_value_filter(sim, api):
     r = api.get("contacts", params={"$select": "lastname,_parentcustomerid_value",
                                     "$filter": f"_parentcustomerid_value eq {account}"})
     assert [(v["lastname"], v["_parentcustomerid_value"]) for v in r.json()["value"]] == [("x", account)]
+
+
+def test_orderby_one_column_descending(sim, api):
+    seed(sim, 4)
+    body = api.get("accounts", params={"$select": "cssync_sourcekey,customertypecode",
+                                       "$orderby": "cssync_sourcekey desc"}).json()
+    assert [v["cssync_sourcekey"] for v in body["value"]] == ["K03", "K02", "K01", "K00"]

@@ -12,7 +12,8 @@ from shared.errors import ConfigError
 from shared.mapping import MappingConfig, map_record, merge_section
 from shared.mapping.config import PRODUCTS
 
-M3_CUSTOMER = {"CUNO": "C10001", "CUNM": "Contoso Retail GmbH", "PHNO": "+49 30 000001", "PHN2": "+49 30 000002"}
+M3_CUSTOMER = {"CUNO": "C10001", "CUNM": "Contoso Retail GmbH", "CUA2": "", "CUA3": "", "PHNO": "+49 30 000001",
+               "PHN2": "+49 30 000002", "MAIL": ""}
 
 
 @pytest.mark.parametrize("product", ["m3", "csi", "ln", "fsm"])

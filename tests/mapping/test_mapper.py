@@ -16,7 +16,9 @@ Make = Callable[..., MappingConfig]
 BIND = "parentcustomerid_account@odata.bind"
 
 M3_SUPPLIER = {"CONO": "100", "SUNO": "S10001", "SUNM": "Nordvik Fasteners AS", "STAT": "20", "PHNO": "+47 22 000001",
-               "ADR1": "Industriveien 1", "TOWN": "Oslo", "PONO": "0150", "CSCD": "NO"}
+               "CSCD": "NO", "ECAR": "",
+               "_addresses": [{"ADTE": "1", "ADID": "", "ADR1": "Industriveien 1", "ADR2": "", "ADR3": "",
+                               "TOWN": "Oslo", "PONO": "0150", "ECAR": "", "CSCD": "NO"}]}
 M3_CUSTOMER = {"CUNO": "C10001", "CUNM": "Contoso Retail GmbH", "CUA1": "Hauptstraße 1", "CUA2": "", "TOWN": "Berlin",
                "PONO": "10115", "CSCD": "DE", "PHNO": "+49 30 000001", "MAIL": "einkauf@contoso.example",
                "YREF": "Hans Müller-Lüdenscheidt", "STAT": "20"}
@@ -48,7 +50,7 @@ def test_m3_supplier_maps_to_a_supplier_account_keyed_by_source_id_kind_and_numb
         "name": "Nordvik Fasteners AS", "accountnumber": "S10001", "address1_line1": "Industriveien 1",
         "address1_line2": None, "address1_line3": None, "address1_city": "Oslo", "address1_stateorprovince": None,
         "address1_postalcode": "0150", "address1_country": "Norway", "telephone1": "+47 22 000001",
-        "emailaddress1": None, "customertypecode": 10, "statecode": 0, "statuscode": 1,
+        "customertypecode": 10, "statecode": 0, "statuscode": 1,
     }
     assert mapped.contacts == ()
     assert mapped.notes == ()
@@ -126,9 +128,9 @@ def test_record_that_is_not_an_object_is_a_record_error(make_config: Make) -> No
 
 def test_object_where_text_is_expected_is_a_record_error(make_config: Make) -> None:
     with pytest.raises(RecordError) as caught:
-        map_record(make_config("m3"), "supplier", {**M3_SUPPLIER, "TOWN": {"name": "Oslo"}})
+        map_record(make_config("m3"), "supplier", {**M3_SUPPLIER, "PHNO": {"number": "1"}})
     assert (caught.value.reason, caught.value.code, caught.value.key) == (
-        "field TOWN holds a dict, expected text", "bad_value", "acme-m3|S|S10001")
+        "field PHNO holds a dict, expected text", "bad_value", "acme-m3|S|S10001")
 
 
 # --- name, empty values and the null rule ---------------------------------------------------------------------------
@@ -140,12 +142,33 @@ def test_missing_name_is_a_record_error_with_the_record_key(make_config: Make) -
         "supplier record acme-m3|S|S10001 has no name (source SUNM)", "missing_name", "acme-m3|S|S10001")
 
 
-def test_empty_or_missing_source_field_sends_null_so_dataverse_is_cleared(make_config: Make) -> None:
+def test_empty_or_null_source_field_sends_null_so_a_removal_in_cloudsuite_clears_dataverse(make_config: Make) -> None:
     payload = map_record(make_config("m3"), "customer", {**M3_CUSTOMER, "PHNO": " ", "MAIL": None}).account.payload
     assert payload["telephone1"] is None  # blank
     assert payload["emailaddress1"] is None  # null
     assert payload["address1_line2"] is None  # empty string
-    assert payload["address1_stateorprovince"] is None  # not returned at all (M3 excludeempty)
+
+
+def test_source_field_the_record_does_not_carry_is_left_out_so_dataverse_keeps_its_value(make_config: Make) -> None:
+    payload = map_record(make_config("m3"), "customer", M3_CUSTOMER).account.payload
+    assert "address1_stateorprovince" not in payload  # ECAR was not read by the client
+    assert "address1_line3" not in payload  # nor CUA3
+    supplier = map_record(make_config("m3"), "supplier", {k: v for k, v in M3_SUPPLIER.items() if k != "_addresses"})
+    assert supplier.account.payload == {  # address enrichment off: no address columns at all
+        "name": "Nordvik Fasteners AS", "accountnumber": "S10001", "address1_stateorprovince": None,
+        "address1_country": "Norway", "telephone1": "+47 22 000001", "customertypecode": 10, "statecode": 0,
+        "statuscode": 1}
+
+
+def test_empty_address_list_clears_the_address(make_config: Make) -> None:
+    payload = map_record(make_config("m3"), "supplier", {**M3_SUPPLIER, "_addresses": []}).account.payload
+    assert (payload["address1_line1"], payload["address1_city"], payload["address1_country"]) == (None, None, "Norway")
+
+
+def test_status_field_the_record_does_not_carry_sends_no_state(make_config: Make) -> None:
+    payload = map_record(make_config("m3"), "customer", {"CUNO": "C1", "CUNM": "N"}).account.payload
+    assert "statecode" not in payload
+    assert "statuscode" not in payload
 
 
 def test_empty_omit_leaves_empty_columns_out(make_config: Make) -> None:
@@ -162,7 +185,7 @@ def test_empty_omit_leaves_empty_columns_out(make_config: Make) -> None:
 
 
 def test_values_are_trimmed_and_numbers_become_text(make_config: Make) -> None:
-    payload = map_record(make_config("m3"), "supplier", {**M3_SUPPLIER, "SUNM": "  Nordvik AS  ", "PONO": 150}
+    payload = map_record(make_config("m3"), "customer", {**M3_CUSTOMER, "CUNM": "  Nordvik AS  ", "PONO": 150}
                          ).account.payload
     assert (payload["name"], payload["address1_postalcode"]) == ("Nordvik AS", "150")
 
@@ -286,7 +309,7 @@ def test_e_mail_address_in_the_name_field_is_not_a_person(make_config: Make) -> 
 
 
 def test_m3_supplier_references_become_one_contact_each_keyed_by_type_and_id(make_config: Make) -> None:
-    raw = {**M3_SUPPLIER, "LstSupplierRef": [
+    raw = {**M3_SUPPLIER, "_contacts": [
         {"RFTY": "1", "RFID": "AP", "YRE1": "Kari Nordmann", "PHNO": "+47 22 000002", "EMAL": "ap@nordvik.example"},
         {"RFTY": "1", "RFID": "SALES/EU", "YRE1": "Ola", "PHNO": "", "EMAL": ""},
         {"RFTY": "2", "RFID": "X", "YRE1": "", "PHNO": "+47 22 000003"},
@@ -303,7 +326,7 @@ def test_m3_supplier_references_become_one_contact_each_keyed_by_type_and_id(mak
 
 
 def test_list_contact_without_its_id_is_skipped_with_a_note(make_config: Make) -> None:
-    raw = {**M3_SUPPLIER, "LstSupplierRef": [{"RFTY": "1", "YRE1": "Kari Nordmann"}]}
+    raw = {**M3_SUPPLIER, "_contacts": [{"RFTY": "1", "YRE1": "Kari Nordmann"}]}
     mapped = map_record(make_config("m3"), "supplier", raw)
     assert mapped.contacts == ()
     assert mapped.notes == ("contact ref: an item has no RFTY/RFID, contact not written",)
@@ -311,7 +334,7 @@ def test_list_contact_without_its_id_is_skipped_with_a_note(make_config: Make) -
 
 def test_duplicate_contact_keys_keep_the_first(make_config: Make) -> None:
     item = {"RFTY": "1", "RFID": "AP", "YRE1": "Kari Nordmann"}
-    raw = {**M3_SUPPLIER, "LstSupplierRef": [item, dict(item, YRE1="Ola")]}
+    raw = {**M3_SUPPLIER, "_contacts": [item, dict(item, YRE1="Ola")]}
     mapped = map_record(make_config("m3"), "supplier", raw)
     assert [c.payload["lastname"] for c in mapped.contacts] == ["Nordmann"]
     assert mapped.notes == ("contact ref: duplicate key acme-m3|S|S10001|ref|1|AP, only the first is written",)
@@ -319,9 +342,9 @@ def test_duplicate_contact_keys_keep_the_first(make_config: Make) -> None:
 
 def test_contact_list_that_is_not_a_list_of_objects_is_a_record_error(make_config: Make) -> None:
     with pytest.raises(RecordError) as caught:
-        map_record(make_config("m3"), "supplier", {**M3_SUPPLIER, "LstSupplierRef": ["Kari"]})
+        map_record(make_config("m3"), "supplier", {**M3_SUPPLIER, "_contacts": ["Kari"]})
     assert (caught.value.reason, caught.value.code) == (
-        "field LstSupplierRef must hold a list of contact objects", "bad_value")
+        "field _contacts must hold a list of contact objects", "bad_value")
 
 
 def test_csi_vendor_contact_uses_contact_phone_and_external_email(make_config: Make) -> None:
@@ -353,12 +376,10 @@ def test_ln_contacts_use_first_and_last_name_and_their_active_flag(make_config: 
     contacts = map_record(make_config("ln"), "customer", raw).contacts
     parent = "/accounts(cssync_sourcekey='acme-ln|BP|BP0000101')"
     assert [c.payload for c in contacts] == [
-        {"firstname": "Anna", "lastname": "de Vries", "emailaddress1": None, "telephone1": None,
-         "mobilephone": "+49 170 0000001", "jobtitle": "Buyer", "statecode": 0, "statuscode": 1, BIND: parent},
-        {"firstname": "Jan", "lastname": "van der Berg", "emailaddress1": None, "telephone1": None,
-         "mobilephone": None, "jobtitle": None, "statecode": 1, "statuscode": 2, BIND: parent},
-        {"firstname": None, "lastname": "Cher", "emailaddress1": None, "telephone1": None, "mobilephone": None,
-         "jobtitle": None, "statecode": 1, "statuscode": 2, BIND: parent},
+        {"firstname": "Anna", "lastname": "de Vries", "mobilephone": "+49 170 0000001", "jobtitle": "Buyer",
+         "statecode": 0, "statuscode": 1, BIND: parent},
+        {"firstname": "Jan", "lastname": "van der Berg", "statecode": 1, "statuscode": 2, BIND: parent},
+        {"firstname": None, "lastname": "Cher", "statecode": 1, "statuscode": 2, BIND: parent},
     ]
     assert contacts[0].key == {"cssync_sourcekey": "acme-ln|BP|BP0000101|contact|CT0001"}
 
@@ -372,13 +393,13 @@ def test_ln_single_expanded_contact_object_is_accepted(make_config: Make) -> Non
 
 def test_too_long_value_is_rejected_naming_column_source_and_lengths(make_config: Make) -> None:
     with pytest.raises(RecordError) as caught:
-        map_record(make_config("m3"), "supplier", {**M3_SUPPLIER, "TOWN": "X" * 81})
+        map_record(make_config("m3"), "customer", {**M3_CUSTOMER, "TOWN": "X" * 81})
     assert (caught.value.reason, caught.value.code, caught.value.key) == (
-        "account.address1_city (source TOWN) is 81 characters, Dataverse allows 80", "too_long", "acme-m3|S|S10001")
+        "account.address1_city (source TOWN) is 81 characters, Dataverse allows 80", "too_long", "acme-m3|C|C10001")
 
 
 def test_value_at_the_limit_is_accepted(make_config: Make) -> None:
-    payload = map_record(make_config("m3"), "supplier", {**M3_SUPPLIER, "TOWN": "X" * 80}).account.payload
+    payload = map_record(make_config("m3"), "customer", {**M3_CUSTOMER, "TOWN": "X" * 80}).account.payload
     assert payload["address1_city"] == "X" * 80
 
 
@@ -391,9 +412,9 @@ def test_too_long_value_is_truncated_with_a_note_when_configured(make_config: Ma
 
 def test_length_counts_utf16_units_like_dataverse(make_config: Make) -> None:
     with pytest.raises(RecordError) as caught:
-        map_record(make_config("m3"), "supplier", {**M3_SUPPLIER, "PONO": "😀" * 11})  # 11 characters, 22 units
+        map_record(make_config("m3"), "customer", {**M3_CUSTOMER, "PONO": "😀" * 11})  # 11 characters, 22 units
     assert caught.value.reason == "account.address1_postalcode (source PONO) is 22 characters, Dataverse allows 20"
-    mapped = map_record(make_config("m3", {"on_too_long": "truncate"}), "supplier", {**M3_SUPPLIER, "PONO": "😀" * 11})
+    mapped = map_record(make_config("m3", {"on_too_long": "truncate"}), "customer", {**M3_CUSTOMER, "PONO": "😀" * 11})
     assert mapped.account.payload["address1_postalcode"] == "😀" * 10
 
 
@@ -463,22 +484,22 @@ def test_valid_email_addresses_are_kept(make_config: Make, address: str) -> None
 ])
 def test_country_codes_and_names_map_to_english_names_and_unknown_values_pass_through(
         make_config: Make, value: str, country: str) -> None:
-    payload = map_record(make_config("m3"), "supplier", {**M3_SUPPLIER, "CSCD": value}).account.payload
+    payload = map_record(make_config("m3"), "customer", {**M3_CUSTOMER, "CSCD": value}).account.payload
     assert payload["address1_country"] == country
 
 
 def test_country_table_is_extended_and_overridden_per_connection(make_config: Make) -> None:
     config = make_config("m3", {"countries": {"xx": "Atlantis", "DE": "Deutschland"}})
     def country(value: str) -> str:
-        return map_record(config, "supplier", {**M3_SUPPLIER, "CSCD": value}).account.payload["address1_country"]
+        return map_record(config, "customer", {**M3_CUSTOMER, "CSCD": value}).account.payload["address1_country"]
 
     assert (country("XX"), country("de"), country("DEU")) == ("Atlantis", "Deutschland", "Germany")
 
 
 def test_default_country_table_can_be_switched_off(make_config: Make) -> None:
     config = make_config("m3", {"default_countries": False, "countries": {"NO": "Norge"}})
-    assert map_record(config, "supplier", {**M3_SUPPLIER, "CSCD": "DE"}).account.payload["address1_country"] == "DE"
-    assert map_record(config, "supplier", M3_SUPPLIER).account.payload["address1_country"] == "Norge"
+    assert map_record(config, "customer", {**M3_CUSTOMER, "CSCD": "DE"}).account.payload["address1_country"] == "DE"
+    assert map_record(config, "customer", {**M3_CUSTOMER, "CSCD": "NO"}).account.payload["address1_country"] == "Norge"
 
 
 # --- sources --------------------------------------------------------------------------------------------------------

@@ -1,0 +1,78 @@
+"""Reconciliation (LN: no change stamps, full scans) and records the mapping rejects, on the local stack."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from localdev.stack import LocalStack, start_stack
+from shared import audit, defaults
+from shared.config import get_settings
+from shared.pipeline.runtime import runtime
+
+pytestmark = pytest.mark.integration
+KEY = defaults.DATAVERSE_KEY_COLUMN
+
+
+@pytest.fixture(scope="module")
+def ln_stack() -> Iterator[LocalStack]:
+    # reconcile_days tiny: every poll after the first is a reconciliation run.
+    with start_stack("ln", suppliers=120, customers=120,
+                     connection_overrides={"cloudsuite": {"reconcile_days": 1e-9}}) as local:
+        local.start_host()
+        local.sync(timeout_s=120)
+        yield local
+
+
+def _account(stack: LocalStack, bp: str) -> dict:
+    rows = [r for r in stack.dataverse.rows("account") if r[KEY] == f"{stack.connection}|BP|{bp}"]
+    assert len(rows) == 1, bp
+    return rows[0]
+
+
+def _supplier_only(stack: LocalStack) -> list[str]:
+    """Active partners that are suppliers only (a both-roles partner would still be listed as a customer)."""
+    customers = set(stack.cloudsuite.keys("ln", "customer"))
+    return [r["BusinessPartner"] for r in stack.cloudsuite.records("ln", "supplier")
+            if r["BusinessPartner"] not in customers and r["BusinessPartnerStatus"] == "Active"]
+
+
+def test_partners_in_both_roles_become_one_account(ln_stack):
+    suppliers = set(ln_stack.cloudsuite.keys("ln", "supplier"))
+    customers = set(ln_stack.cloudsuite.keys("ln", "customer"))
+    assert suppliers & customers, "the simulated tenant has partners in both roles"
+    assert len(ln_stack.dataverse.rows("account")) == len(suppliers | customers)
+
+
+def test_reconciliation_deactivates_deleted_and_deactivated_source_records(ln_stack):
+    deleted, deactivated, untouched = _supplier_only(ln_stack)[:3]
+    ln_stack.cloudsuite.delete("ln", "supplier", deleted)
+    ln_stack.cloudsuite.deactivate("ln", "supplier", deactivated)
+    ln_stack.sync(timeout_s=120)
+    for bp in (deleted, deactivated):
+        row = _account(ln_stack, bp)
+        assert (row["statecode"], row["statuscode"]) == (1, 2), bp
+    assert _account(ln_stack, untouched)["statecode"] == 0
+    assert len(ln_stack.dataverse.rows("account")) == len(set(ln_stack.cloudsuite.keys("ln", "supplier")) |
+                                                          set(ln_stack.cloudsuite.keys("ln", "customer"))) + 1
+
+
+def test_an_unchanged_full_scan_writes_nothing(ln_stack):
+    before = len(ln_stack.dataverse.requests())
+    ln_stack.sync(timeout_s=120)
+    assert ln_stack.dataverse.requests()[before:] == []
+
+
+def test_a_record_the_mapping_rejects_is_dead_lettered_and_the_rest_of_its_page_lands(ln_stack):
+    bad, good = _supplier_only(ln_stack)[5:7]
+    ln_stack.cloudsuite.change_record("ln", "supplier", bad, Name="")
+    ln_stack.cloudsuite.change_record("ln", "supplier", good, Name="Still Fine GmbH")
+    ln_stack.sync(timeout_s=120)
+    assert _account(ln_stack, good)["name"] == "Still Fine GmbH"
+    rt = runtime(get_settings())
+    dead = [r for r in rt.deadletter.list_entities() if r.get("stage") == "transform"]
+    assert [r["source_key"] for r in dead] == [f"{ln_stack.connection}|BP|{bad}"]
+    assert "has no name" in dead[0]["reason"]
+    report = audit.job_report(rt.audit, dead[0]["job_id"])
+    assert report["invalid"] == 1 and report["written"] >= 1
