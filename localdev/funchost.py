@@ -131,7 +131,7 @@ def load_local_settings(path: Path, environ: dict[str, str] | os._Environ[str] =
 _FUNCTIONS: dict[int, tuple[Any, list[Any]]] = {}
 
 
-def _functions_of(app: func.FunctionApp) -> list[Any]:
+def functions_of(app: func.FunctionApp) -> list[Any]:
     """``app.get_functions()`` once per app: a second call raises a duplicate-name error in azure-functions 1.x."""
     cached = _FUNCTIONS.get(id(app))
     if cached is None or cached[0] is not app:
@@ -155,7 +155,7 @@ class FunctionsHost:
         if max_polling_interval_s is not None:
             options = QueueOptions(**{**vars(options), "max_polling_interval_s": max_polling_interval_s})
         self.options = options
-        self.functions = _functions_of(app)
+        self.functions = functions_of(app)
         self.function_key = function_key or secrets.token_urlsafe(24)
         self.enable_timers = enable_timers
         self.invocations: list[Invocation] = []

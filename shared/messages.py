@@ -78,6 +78,7 @@ class WriteMessage:
     rows: list[WriteRow]
     page: int = 0
     polled_at: str = ""
+    record_hashes: bool = False  # replays and retries: the writer records the rows' hashes (transform did not)
     defer_count: int = 0
     replay_count: int = 0
     schema: str = WRITE_SCHEMA

@@ -220,27 +220,8 @@ class CSI(Product):
         bookmark = params.get("bookmark") or ""
         readonly = (params.get("readonly") or "").lower() == "true"
         keys, sort_keys = self._ordering(table, ido, order, config)
-        if loadtype in ("NEXT", "PREV") and bookmark:
-            marks = _parse_bookmark(bookmark, order)
-            anchor = self._sort_key(order, ido, marks["L" if loadtype == "NEXT" else "F"])
-            if loadtype == "NEXT":
-                repeat = self.ctx.settings.csi_next_repeats_boundary
-                start = (bisect_left if repeat else bisect_right)(sort_keys, anchor)
-                page = self._scan(table, keys, range(start, len(keys)), keep, cap)
-            else:
-                end = bisect_left(sort_keys, anchor)
-                page = self._scan(table, keys, range(end - 1, -1, -1), keep, cap)[::-1]
-        elif loadtype == "LAST":
-            page = self._scan(table, keys, range(len(keys) - 1, -1, -1), keep, cap)[::-1]
-        else:
-            page = self._scan(table, keys, range(len(keys)), keep, cap)
-        if not cap:
-            more = False
-        elif self.ctx.settings.csi_more_rows_lookahead and page and loadtype != "PREV":
-            last = bisect_right(sort_keys, self._row_sort_key(table, order, ido, table.rows[page[-1]]))
-            more = bool(self._scan(table, keys, range(last, len(keys)), keep, 1))
-        else:
-            more = len(page) == cap
+        page = self._page(table, ido, order, keys, sort_keys, keep, cap, loadtype, bookmark)
+        more = self._more(table, ido, order, keys, sort_keys, keep, cap, page, loadtype)
         items = [self._item(table, ido, table.rows[k], props, readonly) for k in page]
         if page:
             first, last = table.rows[page[0]], table.rows[page[-1]]
@@ -249,6 +230,30 @@ class CSI(Product):
         else:
             mark = bookmark or _bookmark(order, None, None)
         return {"Items": items, "Bookmark": mark, "MoreRowsExist": more, "Success": True, "Message": None}
+
+    def _page(self, table: Table, ido: Ido, order: _Order, keys: list[str], sort_keys: list[Any], keep: Any,
+              cap: int, loadtype: str, bookmark: str) -> list[str]:
+        """Primary keys of the rows this request returns, in order."""
+        if loadtype in ("NEXT", "PREV") and bookmark:
+            marks = _parse_bookmark(bookmark, order)
+            if loadtype == "NEXT":
+                anchor = self._sort_key(order, ido, marks["L"])
+                find = bisect_left if self.ctx.settings.csi_next_repeats_boundary else bisect_right
+                return self._scan(table, keys, range(find(sort_keys, anchor), len(keys)), keep, cap)
+            end = bisect_left(sort_keys, self._sort_key(order, ido, marks["F"]))
+            return self._scan(table, keys, range(end - 1, -1, -1), keep, cap)[::-1]
+        if loadtype == "LAST":
+            return self._scan(table, keys, range(len(keys) - 1, -1, -1), keep, cap)[::-1]
+        return self._scan(table, keys, range(len(keys)), keep, cap)  # FIRST, or NEXT without a bookmark
+
+    def _more(self, table: Table, ido: Ido, order: _Order, keys: list[str], sort_keys: list[Any], keep: Any,
+              cap: int, page: list[str], loadtype: str) -> bool:
+        if not cap:
+            return False
+        if self.ctx.settings.csi_more_rows_lookahead and page and loadtype != "PREV":
+            after = bisect_right(sort_keys, self._row_sort_key(table, order, ido, table.rows[page[-1]]))
+            return bool(self._scan(table, keys, range(after, len(keys)), keep, 1))
+        return len(page) == cap  # Mongoose reads recordcap rows and cannot know whether more follow
 
     def _properties(self, ido: Ido, lookup: dict[str, str], raw: str) -> tuple[str, ...]:
         names = [p.strip() for p in raw.split(",") if p.strip()]

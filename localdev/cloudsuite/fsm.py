@@ -24,7 +24,7 @@ from localdev.cloudsuite.product import (
     check_entity,
     unknown_fields,
 )
-from localdev.cloudsuite.store import Table
+from localdev.cloudsuite.store import ResultCache, Table
 from localdev.simserver import Request, Response
 
 ADDRESS = "CurrentAddressRel.PostalAddress."
@@ -55,6 +55,7 @@ class FSM(Product):
         super().__init__(ctx)
         self._tables: dict[str, Table] = {}
         self._next: dict[str, int] = {}
+        self._results = ResultCache()
 
     def table(self, entity: str) -> Table:
         with self.ctx.lock:
@@ -118,8 +119,9 @@ class FSM(Product):
             if keep is None and simple is None:
                 matching = table.keys
             else:
-                matching = [k for k in table.keys if (keep is None or keep(table.rows[k]))
-                            and (simple is None or simple(table.rows[k]))]
+                matching = self._results.get(table, (params.get("_lplFilter", ""), params.get("_filter", "")),
+                                             lambda: [k for k in table.keys if (keep is None or keep(table.rows[k]))
+                                                      and (simple is None or simple(table.rows[k]))])
             page = matching[offset: offset + limit] if limit else matching[offset:]
             records = [{"_fields": table.as_dict(table.rows[k], fields)} for k in page]
         meta: dict[str, Any] = {}

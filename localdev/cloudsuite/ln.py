@@ -28,7 +28,7 @@ from localdev.cloudsuite.product import (
     check_entity,
     unknown_fields,
 )
-from localdev.cloudsuite.store import Table
+from localdev.cloudsuite.store import ResultCache, Table
 from localdev.simserver import Request, Response
 
 BP_SERVICE, CONTACT_SERVICE = "tcapi.comBusinessPartner", "tcapi.comContact"
@@ -93,6 +93,7 @@ class LN(Product):
         super().__init__(ctx)
         self._areas: dict[str, LNArea] = {}
         self._transient_lock = threading.Lock()
+        self._results = ResultCache()
 
     # --- data -------------------------------------------------------------------------------------
     def _company(self, area: str | None) -> str:
@@ -211,14 +212,11 @@ class LN(Product):
             if row is None:
                 raise ODataError(f"No resource found for key '{key}'.", "NotFound", 404)
             return {"@odata.context": f"{context}/$entity", **self._render(es, table, data, key, row, select, expand)}
-        keep = Compiler(f"{es.service}.{es.type_name}", table.pos, ENUMS).compile(params.get("$filter", ""))
         top = _int(params.get("$top"), "$top")
         skip = _int(params.get("$skip"), "$skip") or 0
         cap = self.ctx.settings.ln_max_page_size
         size = min(x for x in (top, cap) if x is not None) if (top is not None or cap) else None
-        matching = [k for k in table.keys if keep(table.rows[k])] if "$filter" in params else table.keys
-        if params.get("$orderby"):
-            matching = _order(table, es, matching, params["$orderby"])
+        matching = self._matching(es, table, params.get("$filter", ""), params.get("$orderby", ""))
         page = matching[skip: skip + size] if size is not None else matching[skip:]
         body: dict[str, Any] = {"@odata.context": context + (f"({','.join(select)})" if select else "")}
         if params.get("$count", "").lower() == "true":
@@ -231,6 +229,18 @@ class LN(Product):
             body["@odata.nextLink"] = (f"{self.ctx.base_url}/{self.ctx.tenant}/LN/lnapi/odata/{es.service}/{es.name}?"
                                        + urlencode(following, quote_via=quote, safe="$,'()"))
         return body
+
+    def _matching(self, es: EntitySet, table: Table, filter_text: str, orderby: str) -> list[str]:
+        """Keys passing $filter in $orderby order (default key order); cached while the table is unchanged."""
+        if not filter_text and not orderby:
+            return table.keys
+        keep = Compiler(f"{es.service}.{es.type_name}", table.pos, ENUMS).compile(filter_text)
+
+        def scan() -> list[str]:
+            keys = [k for k in table.keys if keep(table.rows[k])] if filter_text else table.keys
+            return _order(table, es, keys, orderby) if orderby else keys
+
+        return self._results.get(table, (filter_text, orderby), scan)
 
     @staticmethod
     def _entities_for(es: EntitySet) -> tuple[str, ...]:

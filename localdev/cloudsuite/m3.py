@@ -263,7 +263,10 @@ class M3(Product):
             transactions = body["transactions"]
         except (ValueError, KeyError, TypeError):
             return Response(400)
-        maxrecs = int(body.get("maxReturnedRecords", self.ctx.settings.m3_default_maxrecs))
+        try:
+            maxrecs = int(body.get("maxReturnedRecords", self.ctx.settings.m3_default_maxrecs))
+        except (TypeError, ValueError):
+            return Response(400)
         cono = str(body["cono"]) if body.get("cono") is not None else None
         results, failed = [], 0
         for txn in transactions:
@@ -297,8 +300,8 @@ class M3(Product):
             if value is not None and len(value.rstrip()) > LENGTHS.get(name, 999):
                 raise MIError("InputFieldTooLong", f"Input field {name} is too long, max length {LENGTHS[name]}",
                               name, "XFL0001")
-        company = fields.get("CONO") or cono or self.ctx.settings.m3_cono
-        if company.strip() != self.ctx.settings.m3_cono:
+        company = (fields.get("CONO") or cono or self.ctx.settings.m3_cono).strip()
+        if company != self.ctx.settings.m3_cono:
             raise MIError("ServerReturnedNOK", f"Company {company} does not exist", "CONO", "WCO0203")
         limit = maxrecs if maxrecs > 0 else 0
         cap = self.ctx.settings.m3_max_records_cap
@@ -360,7 +363,7 @@ class M3(Product):
     def _sup_lst_addresses(self, area: M3Area, fields: dict[str, str], limit: int) -> list[dict[str, str]]:
         suno = fields["SUNO"].rstrip()
         adte = (fields.get("ADTE") or "").strip()
-        prefix = _child_key(suno, adte) if adte else _child_key(suno, "")
+        prefix = _child_key(suno, adte, "") if adte else _child_key(suno, "")
         return self._take(area.sup_addr, _prefixed(area.sup_addr, prefix), limit, SUP_ADDR_LIST)
 
     def _sup_get_address(self, area: M3Area, fields: dict[str, str], limit: int) -> list[dict[str, str]]:
@@ -373,7 +376,7 @@ class M3(Product):
     def _sup_lst_ref(self, area: M3Area, fields: dict[str, str], limit: int) -> list[dict[str, str]]:
         suno = fields["SUNO"].rstrip()
         rfty = (fields.get("RFTY") or "").strip()
-        keys = _prefixed(area.sup_ref, _child_key(suno, rfty) if rfty else _child_key(suno, ""))
+        keys = _prefixed(area.sup_ref, _child_key(suno, rfty, "") if rfty else _child_key(suno, ""))
         return self._take(area.sup_ref, keys, limit, SUP_REF)
 
     def _server_time(self, area: M3Area, fields: dict[str, str], limit: int) -> list[dict[str, str]]:
@@ -406,7 +409,7 @@ class M3(Product):
     def _cus_lst_addresses(self, area: M3Area, fields: dict[str, str], limit: int) -> list[dict[str, str]]:
         cuno = fields["CUNO"].rstrip()
         adrt = (fields.get("ADRT") or "").strip()
-        keys = _prefixed(area.cus_addr, _child_key(cuno, adrt) if adrt else _child_key(cuno, ""))
+        keys = _prefixed(area.cus_addr, _child_key(cuno, adrt, "") if adrt else _child_key(cuno, ""))
         return self._take(area.cus_addr, keys, limit, CUS_ADDR_LIST, self._stamped(area.cus_addr, fields))
 
     def _cus_get_address(self, area: M3Area, fields: dict[str, str], limit: int) -> list[dict[str, str]]:

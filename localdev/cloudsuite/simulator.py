@@ -176,6 +176,16 @@ class CloudSuiteSimulator:
         self.faults.add(path=path, status=status, count=count, latency_s=latency_s,
                         body={"message": f"Simulated HTTP {status}"})
 
+    def slow_backend(self, latency_s: float, count: int = 1, *, path: str = ".*") -> None:
+        """The next ``count`` matching calls take ``latency_s``; past ``gateway_timeout_s`` the gateway gives up
+        and answers 504 after exactly that timeout, as ION does."""
+        timeout = self.settings.gateway_timeout_s
+        if latency_s < timeout:
+            self.faults.add(path=path, latency_s=latency_s, count=count)
+            return
+        self.faults.add(path=path, status=504, latency_s=timeout, count=count,
+                        body={"message": "Gateway Timeout: the backend did not answer in time"})
+
     # --- gateway ----------------------------------------------------------------------------------
     def _handle(self, request: Request) -> Response:
         parts = request.path.split("/")

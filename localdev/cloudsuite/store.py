@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from bisect import bisect_left, bisect_right, insort
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 
@@ -70,6 +70,32 @@ class Table:
             return dict(zip(self.columns, row, strict=True))
         pos = self.pos
         return {name: row[pos[name]] for name in columns}
+
+
+class ResultCache:
+    """Matching keys of a filtered/ordered scan, reused while the table is unchanged.
+
+    Offset-paged APIs (LN ``$skip``, FSM ``_offset``) repeat the same filter on every page; without this a 100k-row
+    listing would scan every row once per page.
+    """
+
+    def __init__(self, size: int = 32) -> None:
+        self.size = size
+        self._entries: dict[tuple[Any, ...], tuple[int, int, list[str]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, table: Table, key: tuple[Any, ...], compute: Callable[[], list[str]]) -> list[str]:
+        full_key = (id(table), *key)
+        with self._lock:
+            hit = self._entries.get(full_key)
+            if hit is not None and hit[0] == table.version and hit[1] == id(table):
+                return hit[2]
+        result = compute()
+        with self._lock:
+            if len(self._entries) >= self.size:
+                self._entries.pop(next(iter(self._entries)))
+            self._entries[full_key] = (table.version, id(table), result)
+        return result
 
 
 class Clock:

@@ -35,6 +35,7 @@ ODATA_HEADERS = {
 }
 TRANSIENT_STATUSES = frozenset({500, 502, 503, 504})
 DOP_HINT_HEADER = "x-ms-dop-hint"
+CODE_TOO_MANY_CONCURRENT = "0x80072326"  # "Number of concurrent requests exceeded the limit of 52."
 
 
 class DataverseError(FatalError):
@@ -221,12 +222,16 @@ class WebApiClient:
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         wait = retry_after if retry_after is not None else defaults.DATAVERSE_RETRY_AFTER_DEFAULT_S
         code, message = parse_error(429, response.content)
+        sent_at = getattr(response, "sent_at", None)
+        if code == CODE_TOO_MANY_CONCURRENT:
+            # Too many requests at once (other instances share the app user): fewer in parallel, not a slower pace.
+            self.concurrency.halve()
+            sent_at = None
+        self.gate.pause(wait, sent_at)
         if wait > defaults.DATAVERSE_RETRY_AFTER_MAX_S or waited_s + wait > defaults.DATAVERSE_THROTTLE_BUDGET_S:
-            self.gate.pause(wait, getattr(response, "sent_at", None))
             raise ThrottledError(f"Dataverse {method} {path} throttled ({code}: {message}); retry after "
                                  f"{wait:.0f} s", retry_after=wait)
         log.info("Dataverse throttled %s %s (%s); pausing all sends for %.1f s", method, path, code, wait)
-        self.gate.pause(wait, getattr(response, "sent_at", None))
         return wait
 
     def close(self) -> None:

@@ -1,5 +1,6 @@
-"""Flow control shared by every thread of a writer: the 429 pause gate, the concurrency limit and the
-in-flight key set (never two concurrent requests for the same record)."""
+"""Flow control shared by every sender to one environment in this process (service protection counts per app
+user, not per writer): the 429 pause gate, the concurrency limit and the in-flight key set (never two
+concurrent requests for the same record)."""
 
 from __future__ import annotations
 
@@ -85,6 +86,7 @@ class ConcurrencyLimit:
     def __init__(self, cap: int, initial: int = defaults.DATAVERSE_DEFAULT_DOP_HINT) -> None:
         self.cap = max(cap, 1)
         self._limit = min(max(initial, 1), self.cap)
+        self._suppress_hint_until = 0.0
         self._active = 0
         self._cond = threading.Condition()
 
@@ -92,9 +94,22 @@ class ConcurrencyLimit:
     def limit(self) -> int:
         return self._limit
 
-    def hint(self, dop: int) -> None:
-        """Apply the server's recommended degree of parallelism, within [1, cap]."""
+    def lower_cap(self, cap: int) -> None:
         with self._cond:
+            self.cap = max(cap, 1)
+            self._limit = min(self._limit, self.cap)
+
+    def halve(self) -> None:
+        """The server refused concurrency: halve the limit (a later x-ms-dop-hint may raise it again)."""
+        with self._cond:
+            self._limit = max(self._limit // 2, 1)
+            self._suppress_hint_until = time.monotonic() + defaults.DATAVERSE_CONCURRENCY_COOLDOWN_S
+
+    def hint(self, dop: int) -> None:
+        """Apply the server's recommended degree of parallelism, within [1, cap] (not right after a refusal)."""
+        with self._cond:
+            if time.monotonic() < self._suppress_hint_until:
+                return
             self._limit = min(max(dop, 1), self.cap)
             self._cond.notify_all()
 
@@ -137,6 +152,7 @@ class InFlightKeys:
 _registry_lock = threading.Lock()
 _gates: dict[str, PauseGate] = {}
 _in_flight: dict[str, InFlightKeys] = {}
+_concurrency: dict[str, ConcurrencyLimit] = {}
 
 
 def _environment(url: str) -> str:
@@ -153,3 +169,14 @@ def in_flight_for(environment_url: str) -> InFlightKeys:
     """The process-wide in-flight key set of one environment (two writers may share an environment)."""
     with _registry_lock:
         return _in_flight.setdefault(_environment(environment_url), InFlightKeys())
+
+
+def concurrency_for(environment_url: str, cap: int) -> ConcurrencyLimit:
+    """The process-wide concurrency limit of one environment; the lowest configured cap wins."""
+    with _registry_lock:
+        limit = _concurrency.get(_environment(environment_url))
+        if limit is None:
+            limit = _concurrency[_environment(environment_url)] = ConcurrencyLimit(cap)
+        elif cap < limit.cap:
+            limit.lower_cap(cap)
+        return limit

@@ -16,7 +16,7 @@ from shared import defaults
 from shared.dataverse.auth import credential_for
 from shared.dataverse.client import DataverseError, WebApiClient
 from shared.dataverse.config import DataverseConfig
-from shared.dataverse.flow import gate_for
+from shared.dataverse.flow import concurrency_for, gate_for
 from shared.dataverse.keys import literal
 from shared.dataverse.model import TABLES
 
@@ -196,6 +196,7 @@ def provision(config: DataverseConfig, create: bool = False, *, credential: Toke
     """
     renew = None if credential else lambda: credential_for(config, secret, renew=True)
     client = WebApiClient(config, credential or credential_for(config, secret), session, gate=gate_for(config.url),
+                          concurrency=concurrency_for(config.url, config.max_concurrency),
                           renew_credential=renew)
     try:
         provisioner = Provisioner(client)

@@ -24,7 +24,7 @@ from shared.dataverse import multipart
 from shared.dataverse.auth import credential_for
 from shared.dataverse.client import DataverseError, WebApiClient, backoff, error_body, parse_error
 from shared.dataverse.config import DataverseConfig
-from shared.dataverse.flow import gate_for, in_flight_for
+from shared.dataverse.flow import concurrency_for, gate_for, in_flight_for
 from shared.dataverse.keys import literal
 from shared.dataverse.model import (
     CODE_INVALID_RECORD,
@@ -93,7 +93,9 @@ class DataverseWriter:
         self.config = config
         renew = None if credential else lambda: credential_for(config, secret, renew=True)
         self.client = WebApiClient(config, credential or credential_for(config, secret), session,
-                                   gate=gate_for(config.url), renew_credential=renew)
+                                   gate=gate_for(config.url),
+                                   concurrency=concurrency_for(config.url, config.max_concurrency),
+                                   renew_credential=renew)
         self.encoder = Encoder(api_path=config.api_path, parent_key_column=config.key_column("account"))
         self._in_flight = in_flight_for(config.url)
 

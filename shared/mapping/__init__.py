@@ -5,7 +5,9 @@ the ``mapping`` section's schema: shared/schemas/mapping.schema.json.
 
 How the pipeline uses it::
 
-    config = MappingConfig.from_section(connection.mapping, connection=connection.name, product="m3")  # once
+    key_columns = {t: dataverse_config.key_column(t) for t in ("account", "contact")}  # the writer's key columns
+    config = MappingConfig.from_section(connection.mapping, connection=connection.name, product="m3",
+                                        key_columns=key_columns)  # once per connection
     try:
         mapped = map_record(config, "supplier", raw)      # raw: the client's dict of product field names
     except RecordError as exc:                            # exc.reason, exc.code (mapper.CODES), exc.key

@@ -40,7 +40,7 @@ EMAIL_COLUMNS = frozenset({"emailaddress1", "emailaddress2", "emailaddress3"})
 NAME_COLUMNS = ("firstname", "lastname", "fullname")  # contact name sources; fullname is split, never sent
 _RESERVED = frozenset({"statecode", "statuscode", "customertypecode", "parentcustomerid", "parentcustomerid_account",
                        "accountid", "contactid"})
-_SECTION_KEYS = frozenset({"source_id", "key_column", "customertypecode", "on_too_long", "on_invalid_email", "empty",
+_SECTION_KEYS = frozenset({"source_id", "customertypecode", "on_too_long", "on_invalid_email", "empty",
                            "countries", "default_countries", "max_lengths", "kinds", "both", *ENTITIES})
 _ENTITY_KEYS = frozenset({"id", "fields", "status", "contacts"})
 _CONTACT_KEYS = frozenset({"id", "list", "key", "fields", "status"})
@@ -132,7 +132,7 @@ class MappingConfig:
     connection: str
     product: str
     source_id: str
-    key_column: str
+    key_columns: Mapping[str, str]  # {"account": ..., "contact": ...}: the dataverse section's key columns
     key_max_length: int
     on_too_long: str
     on_invalid_email: str
@@ -143,9 +143,15 @@ class MappingConfig:
     both_plan: EntityPlan | None
 
     @classmethod
-    def from_section(cls, section: Mapping[str, Any] | None, *, connection: str, product: str) -> MappingConfig:
-        """Lay ``section`` (a connection's ``mapping``, may be empty) over the product defaults and compile it."""
-        return _build(section or {}, connection, product)
+    def from_section(cls, section: Mapping[str, Any] | None, *, connection: str, product: str,
+                     key_columns: Mapping[str, str] | None = None) -> MappingConfig:
+        """Lay ``section`` (a connection's ``mapping``, may be empty) over the product defaults and compile it.
+
+        ``key_columns`` ({"account": ..., "contact": ...}) are the alternate-key columns the ``dataverse`` section
+        names (``DataverseConfig.key_column(table)``); they live there only, so writer and mapping cannot disagree.
+        Default: ``cssync_sourcekey`` on both tables.
+        """
+        return _build(section or {}, connection, product, key_columns or {})
 
     @property
     def shared_key(self) -> bool:
@@ -185,7 +191,7 @@ class _Ctx:
         return ConfigError(f"connection '{self.connection}': mapping.{path} {problem}")
 
 
-def _build(section: Mapping[str, Any], connection: str, product: str) -> MappingConfig:
+def _build(section: Mapping[str, Any], connection: str, product: str, key_columns: Mapping[str, str]) -> MappingConfig:
     ctx = _Ctx(connection)
     if product not in PRODUCTS:
         raise ConfigError(f"connection '{connection}': mapping needs the product line resolved to one of "
@@ -200,19 +206,19 @@ def _build(section: Mapping[str, Any], connection: str, product: str) -> Mapping
             _mapping(ctx, f"{entity}.fields", section[entity].get("fields", {}))
     merged = merge_section(product, section)
     source_id = _source_id(ctx, merged.get("source_id", connection))
-    key_column = _column_name(ctx, "key_column", merged.get("key_column", defaults.DATAVERSE_KEY_COLUMN))
+    columns = _key_columns(connection, key_columns)
     limits = _limits(ctx, merged.get("max_lengths", {}))
     codes = _typecodes(ctx, merged.get("customertypecode", {}))
     kinds = _kinds(ctx, merged["kinds"])
     both = _both(ctx, merged["both"], kinds)
     plans = {
         entity: _entity_plan(ctx, entity, merged[entity], f"{source_id}|{kinds[entity]}|", codes[entity],
-                             key_column, limits)
+                             columns, limits)
         for entity in ENTITIES
     }
     both_plan = replace(plans[both.use], typecode=codes["both"]) if both else None
     return MappingConfig(
-        connection=connection, product=product, source_id=source_id, key_column=key_column,
+        connection=connection, product=product, source_id=source_id, key_columns=MappingProxyType(columns),
         key_max_length=defaults.DATAVERSE_KEY_MAX_LENGTH,
         on_too_long=_choice(ctx, "on_too_long", merged.get("on_too_long", defaults.MAPPING_ON_TOO_LONG), ON_TOO_LONG),
         on_invalid_email=_choice(ctx, "on_invalid_email",
@@ -357,25 +363,35 @@ def _column(ctx: _Ctx, path: str, table: str, name: str, source: Any, limits: Ma
     )
 
 
-def _target(ctx: _Ctx, path: str, name: str, key_column: str) -> str:
+def _key_columns(connection: str, given: Mapping[str, str]) -> dict[str, str]:
+    columns = {table: given.get(table, defaults.DATAVERSE_KEY_COLUMN) for table in ("account", "contact")}
+    for table, column in columns.items():
+        if not isinstance(column, str) or not _COLUMN.match(column):
+            raise ConfigError(f"connection '{connection}': key column of {table} must be a Dataverse column logical "
+                              f"name (lower-case a-z, 0-9, _), got {column!r}")
+    return columns
+
+
+def _target(ctx: _Ctx, path: str, name: str, key_columns: Mapping[str, str]) -> str:
     _column_name(ctx, path, name)
-    if name in _RESERVED or name == key_column:
+    if name in _RESERVED or name in key_columns.values():
         raise ctx.fail(path, "is set by the mapping itself and cannot be mapped from a source field")
     return name
 
 
 def _entity_plan(ctx: _Ctx, entity: str, spec: Mapping[str, Any], key_prefix: str, typecode: int | None,
-                 key_column: str, limits: Mapping[str, int]) -> EntityPlan:
+                 key_columns: Mapping[str, str], limits: Mapping[str, int]) -> EntityPlan:
     fields = _mapping(ctx, f"{entity}.fields", spec["fields"])
     if "name" not in fields:
         raise ctx.fail(f"{entity}.fields.name", "is required: every account needs a name")
     columns = tuple(
-        _column(ctx, f"{entity}.fields.{name}", "account", _target(ctx, f"{entity}.fields.{name}", name, key_column),
+        _column(ctx, f"{entity}.fields.{name}", "account", _target(ctx, f"{entity}.fields.{name}", name, key_columns),
                 source, limits)
         for name, source in fields.items()
     )
     contacts = _mapping_list(ctx, f"{entity}.contacts", spec["contacts"])
-    plans = tuple(_contact_plan(ctx, f"{entity}.contacts[{i}]", c, key_column, limits) for i, c in enumerate(contacts))
+    plans = tuple(_contact_plan(ctx, f"{entity}.contacts[{i}]", c, key_columns, limits)
+                  for i, c in enumerate(contacts))
     ids = [p.id for p in plans]
     if len(set(ids)) != len(ids):
         raise ctx.fail(f"{entity}.contacts", f"ids must be unique, got {ids}")
@@ -392,7 +408,7 @@ def _mapping_list(ctx: _Ctx, path: str, value: Any) -> Sequence[Mapping[str, Any
     return [_mapping(ctx, f"{path}[{i}]", v) for i, v in enumerate(value)]
 
 
-def _contact_plan(ctx: _Ctx, path: str, spec: Mapping[str, Any], key_column: str,
+def _contact_plan(ctx: _Ctx, path: str, spec: Mapping[str, Any], key_columns: Mapping[str, str],
                   limits: Mapping[str, int]) -> ContactPlan:
     _check_keys(ctx, f"{path}.", spec, _CONTACT_KEYS)
     contact_id = spec.get("id")
@@ -409,7 +425,7 @@ def _contact_plan(ctx: _Ctx, path: str, spec: Mapping[str, Any], key_column: str
     if "lastname" not in names and "fullname" not in names:
         raise ctx.fail(f"{path}.fields", "needs 'lastname' or 'fullname': a contact needs a last name")
     columns = tuple(
-        _column(ctx, f"{path}.fields.{n}", "contact", _target(ctx, f"{path}.fields.{n}", n, key_column), s, limits)
+        _column(ctx, f"{path}.fields.{n}", "contact", _target(ctx, f"{path}.fields.{n}", n, key_columns), s, limits)
         for n, s in fields.items() if n not in NAME_COLUMNS and s is not None
     )
     contact_limits = COLUMN_LIMITS["contact"]

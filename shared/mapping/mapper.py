@@ -110,9 +110,10 @@ def content_hash(key: Mapping[str, str], payload: Mapping[str, Any]) -> str:
 
 def _row(config: MappingConfig, table: str, entity_set: str, key: str, payload: dict[str, Any],
          parent_key: dict[str, str] | None) -> Row:
-    key_dict = {config.key_column: key}
+    column = config.key_columns[table]
+    key_dict = {column: key}
     return Row(table, entity_set, key_dict, payload, content_hash(key_dict, payload),
-               key_ref(entity_set, config.key_column, key), parent_key)
+               key_ref(entity_set, column, key), parent_key)
 
 
 class _Absent:
@@ -205,7 +206,7 @@ def _record_key(config: MappingConfig, plan: EntityPlan, raw: Mapping[str, Any])
 
 def _check_key_length(config: MappingConfig, key: str, record_key: str) -> None:
     if len(key) > config.key_max_length:
-        raise RecordError(f"alternate key {key} is {len(key)} characters, column {config.key_column} allows "
+        raise RecordError(f"alternate key {key} is {len(key)} characters, the key column allows "
                           f"{config.key_max_length}", KEY_TOO_LONG, record_key)
 
 
@@ -293,7 +294,7 @@ def _contacts(config: MappingConfig, plan: EntityPlan, raw: Mapping[str, Any], a
               notes: list[str]) -> tuple[Row, ...]:
     if not plan.contacts:
         return ()
-    key = account.key[config.key_column]
+    key = account.key[config.key_columns["account"]]
     bind = "/" + account.ref
     rows: list[Row] = []
     seen: set[str] = set()
@@ -302,7 +303,7 @@ def _contacts(config: MappingConfig, plan: EntityPlan, raw: Mapping[str, Any], a
             row = _contact(config, contact, item, key, account.key, bind, notes)
             if row is None:
                 continue
-            contact_key = row.key[config.key_column]
+            contact_key = row.key[config.key_columns["contact"]]
             if contact_key in seen:
                 notes.append(f"contact {contact.id}: duplicate key {contact_key}, only the first is written")
                 continue

@@ -1,8 +1,9 @@
 """Default field maps per product line: data in the same shape as a connection's ``mapping`` section.
 
 A connection's section is laid over these (``config.merge_section``), so a tenant whose fields differ is fixed by
-configuration. Source names are the product's own (cloudsuite.md §2.3 M3, §3.4 CSI, §4 LN, §5 FSM); a dotted
-name (``AddressRef.City``) reads a flattened key or a nested object. docs/mapping.md shows these as tables.
+configuration. Source names are the product's own (cloudsuite.md §2.3 M3, §3.4 CSI, §4 LN, §5 FSM) as the
+CloudSuite client returns them; a dotted name reads a flattened key or a nested object (``AddressRef.City``) and a
+number picks a list item (``_addresses.0.ADR1``). docs/mapping.md shows these as tables (a test keeps them in step).
 """
 
 from __future__ import annotations

@@ -108,11 +108,12 @@ def poll_entity(rt: Runtime, conn: Connection, client: Any, entity: str, *, reco
     """Enqueue every page of ``entity`` changed since the watermark; advance it after the last page."""
     job_id = new_job_id()
     started = time.monotonic()
+    started_at = state.now_iso()
     since = None if reconcile else state.get_watermark(rt.state, conn.name, entity)
     result = PollResult(job_id, conn.name, entity, watermark_from=since, reconcile=reconcile)
     log_event(log, "poll.started", job_id=job_id, connection=conn.name, entity=entity, watermark_from=since,
               past_due=past_due)
-    audit.write_run(rt.audit, job_id, conn.name, entity, status="running", started_at=state.now_iso(),
+    audit.write_run(rt.audit, job_id, conn.name, entity, status="running", started_at=started_at,
                     since=since or "", reconcile=reconcile)
     try:
         watermark = client.start_watermark()
@@ -141,7 +142,8 @@ def poll_entity(rt: Runtime, conn: Connection, client: Any, entity: str, *, reco
         if isinstance(exc, FatalError):
             log.error("connection '%s' %s: %s", conn.name, entity, result.error)
     duration_ms = int((time.monotonic() - started) * 1000)
-    audit.write_run(rt.audit, job_id, conn.name, entity, status=result.status, finished_at=state.now_iso(),
+    audit.write_run(rt.audit, job_id, conn.name, entity, status=result.status, started_at=started_at,
+                    finished_at=state.now_iso(),
                     read=result.read, pages=result.pages, watermark=result.watermark or "", error=result.error,
                     duration_ms=duration_ms)
     log_event(log, "poll.completed", job_id=job_id, connection=conn.name, entity=entity,

@@ -135,7 +135,7 @@ def _send_record(rt: Runtime, dead: deadletter.DeadRecord) -> str:
     row = WriteRow(**dead.payload)
     rt.send(defaults.WRITES_QUEUE, WriteMessage(
         job_id=dead.job_id, connection=dead.connection, entity=dead.entity, table=row.table,
-        batch_id=f"replay-{uuid.uuid4().hex[:24]}", rows=[row], replay_count=count))
+        batch_id=f"replay-{uuid.uuid4().hex[:24]}", rows=[row], replay_count=count, record_hashes=True))
     return defaults.WRITES_QUEUE
 
 

@@ -132,12 +132,17 @@ class Runtime:
             return self._writers[conn.name]
 
     def mapping(self, conn: Connection, product: str) -> MappingConfig:
+        """The connection's mapping, keyed on the same alternate-key columns the writer upserts by."""
+        from shared.dataverse import DataverseConfig
         from shared.mapping import MappingConfig
 
         key = (conn.name, product)
         with self._lock:
             if key not in self._mappings:
-                self._mappings[key] = MappingConfig.from_section(conn.mapping, connection=conn.name, product=product)
+                dataverse = DataverseConfig.from_section(conn.dataverse, where=f"connection '{conn.name}'")
+                columns = {table: dataverse.key_column(table) for table in ("account", "contact")}
+                self._mappings[key] = MappingConfig.from_section(conn.mapping, connection=conn.name, product=product,
+                                                                 key_columns=columns)
             return self._mappings[key]
 
     def close(self) -> None:

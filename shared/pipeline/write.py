@@ -18,6 +18,7 @@ from typing import Any
 from shared import audit, defaults, messages, state
 from shared.config import AppSettings
 from shared.errors import TransientError
+from shared.hashstate import Entry, HashShards, short_hash
 from shared.messages import MessageError, WriteMessage, WriteRow
 from shared.pipeline.deadletters import dead_letter_row, park_undecodable
 from shared.pipeline.runtime import Runtime, runtime
@@ -90,6 +91,10 @@ def write_batch(rt: Runtime, msg: WriteMessage, *, dequeue_count: int = 1) -> di
     if deferred:
         _defer(rt, msg, deferred, audit_rows)
     audit.write_rows(rt.audit, audit_rows)
+    if msg.record_hashes:
+        written = [by_ref[ref] for ref, status, _ in results if ref not in unconfirmed]
+        HashShards(rt.state, conn.name, msg.table).record(
+            {row.ref: Entry(short_hash(row.hash), msg.batch_id) for row in written})
     requests = writer.requests_sent - requests_before
     state.mark_batch_written(rt.state, conn.name, msg.batch_id, msg.job_id, counts, unconfirmed)
     audit.write_batch(rt.audit, msg.job_id, msg.batch_id, rows=len(msg.rows), dv_table=msg.table, requests=requests,
@@ -114,7 +119,7 @@ def _defer(rt: Runtime, msg: WriteMessage, deferred: list[tuple[WriteRow, Any]],
         return
     rows = [row for row, _ in deferred]
     retry = replace(msg, rows=rows, batch_id=f"{msg.batch_id[:40]}-d{msg.defer_count + 1}",
-                    defer_count=msg.defer_count + 1)
+                    defer_count=msg.defer_count + 1, record_hashes=True)
     rt.send(defaults.WRITES_QUEUE, retry, delay_s=defaults.WRITE_DEFER_DELAY_S)
     for row, outcome in deferred:
         audit_rows.append(audit.record_row(msg.job_id, row.table, row.ref, msg.batch_id, outcome="deferred",

@@ -243,3 +243,9 @@ def test_invalid_bookmark_and_bad_date_literal_are_success_false(api: Api) -> No
     assert bad_date["Success"] is False and "Conversion failed" in bad_date["Message"]
     unknown_column = _load(api, "SLVendors", {"properties": "VendNum", "filter": "Nope = 'x'"})
     assert unknown_column == {**FAILURE, "Message": "Invalid column name 'Nope'."}
+
+
+def test_lookahead_switch_ends_an_exact_multiple_without_the_empty_page(fapi: Api) -> None:
+    fapi.sim.settings.csi_more_rows_lookahead = True
+    _, bodies = _page_all(fapi, "SLVendors", {"properties": "VendNum", "recordcap": "4", "readonly": "true"})
+    assert [(len(b["Items"]), b["MoreRowsExist"]) for b in bodies] == [(4, True), (4, True), (4, False)]

@@ -98,3 +98,10 @@ def test_changes_are_visible_without_any_stamp(fapi: Api) -> None:
 def test_omit_count_value_drops_count(api: Api) -> None:
     body = _get(api, VENDORS, "_fields=Vendor&_limit=1&_omitCountValue=true").json()
     assert "_count" not in body[0] and len(body) == 2
+
+
+def test_filtered_results_follow_changes(fapi: Api) -> None:
+    query = "_fields=Vendor&_lplFilter=" + quote('VendorName = "Moved AS"', safe="")
+    assert _get(fapi, VENDORS, query).json() == [{"_count": 0, "_links": []}]
+    fapi.sim.change_record("fsm", "supplier", "100004", VendorName="Moved AS")
+    assert _get(fapi, VENDORS, query).json()[1:] == [{"_fields": {"Vendor": "100004"}}]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -241,3 +242,15 @@ def test_revoked_refresh_token_cannot_be_used() -> None:
         again = _token(sim, grant_type="refresh_token", refresh_token=refresh, client_id=io["ci"],
                        client_secret=io["cs"])
         assert (again.status_code, again.json()["error"]) == (400, "invalid_grant")
+
+
+def test_slow_backend_beyond_the_gateway_timeout_is_504_after_the_timeout(fapi: Api) -> None:
+    fapi.sim.settings.gateway_timeout_s = 0.2
+    fapi.login()
+    fapi.sim.slow_backend(5.0, path="GetServerTime")
+    started = time.monotonic()
+    response = fapi.get(M3_TIME)
+    elapsed = time.monotonic() - started
+    assert response.status_code == 504 and 0.2 <= elapsed < 2.0
+    fapi.sim.slow_backend(0.05, path="GetServerTime")
+    assert fapi.get(M3_TIME).status_code == 200

@@ -169,3 +169,11 @@ def test_expand_contact_ref_gives_the_primary_contact(api: Api) -> None:
 def test_unknown_query_option_and_bad_top_are_400(api: Api) -> None:
     assert api.get(BP + "BusinessPartners", {"$search": "x"}).status_code == 400
     assert api.get(BP + "BusinessPartners", {"$top": "-1"}).status_code == 400
+
+
+def test_filtered_paging_sees_changes_made_between_pages(fapi: Api) -> None:
+    query = {"$filter": "BusinessPartnerStatus eq tcapi.comBusinessPartner.BusinessPartnerStatus'Inactive'",
+             "$select": "BusinessPartner", "$count": "true", "$top": "2"}
+    before = _get(fapi, BP + "BusinessPartners", query)["@odata.count"]
+    fapi.sim.deactivate("ln", "customer", fapi.sim.keys("ln", "customer")[-1])
+    assert _get(fapi, BP + "BusinessPartners", query)["@odata.count"] == before + 1

@@ -29,11 +29,8 @@ def shared_sim() -> Iterator[Any]:
 
 @pytest.fixture
 def sim(shared_sim: Any) -> Any:
-    """The module's simulator, emptied (rows, faults, throttling, log) before each test."""
-    from localdev.dataverse.simulator import DEFAULT_DOP_HINT
-
+    """The module's simulator, back to its initial state (rows, faults, throttling, switches, log) per test."""
     shared_sim.reset()
-    shared_sim.dop_hint = DEFAULT_DOP_HINT
     return shared_sim
 
 

@@ -231,9 +231,11 @@ def _max_overlap(entries: list[Any]) -> int:
 @pytest.mark.parametrize(("dop_hint", "cap", "expected"), [(2, 4, 2), (8, 3, 3)])
 def test_parallelism_follows_the_dop_hint_within_the_configured_cap(sim: Any, dop_hint: int, cap: int,
                                                                     expected: int) -> None:
-    sim.dop_hint = dop_hint
-    sim.faults.add(path=r"CRM\.UpsertMultiple", latency_s=0.05)  # long enough for requests to overlap
     writer = writer_for(sim, max_operations=25, max_concurrency=cap)
+    sim.dop_hint = dop_hint
+    writer.upsert([account("WARM-UP")])  # the hint arrives with every response
+    sim.server.clear_log()
+    sim.faults.add(path=r"CRM\.UpsertMultiple", latency_s=0.05)  # long enough for requests to overlap
     assert all(o.status.written for o in writer.upsert([account(f"P{i:04d}") for i in range(500)]))
     assert _max_overlap(sim.requests(r"CRM\.UpsertMultiple")) == expected
 
@@ -246,3 +248,16 @@ def test_without_read_access_to_sdkmessagefilters_a_missing_upsert_multiple_is_f
         assert {o.status for o in writer.upsert([account(f"N{i}") for i in range(5)])} == {Status.CREATED}
         assert {o.status for o in writer.upsert([account(f"N{i}") for i in range(5)])} == {Status.UPDATED}
         assert [r.status for r in sim.requests(r"CRM\.UpsertMultiple")] == [404]  # tried once, then remembered
+
+
+def test_a_concurrency_refusal_halves_parallelism_and_everything_lands(own_sim: Any) -> None:
+    own_sim.throttle(concurrency=1)  # as if other instances used up the app user's concurrent requests
+    own_sim.faults.add(path=r"CRM\.UpsertMultiple", latency_s=0.05)
+    writer = writer_for(own_sim, max_operations=25)
+    writer.upsert([account("WARM-UP")])  # learn the dop hint (4)
+    assert all(o.status.written for o in writer.upsert([account(f"Q{i:04d}") for i in range(300)]))
+    assert len(own_sim.rows("account")) == 301
+    refused = [r for r in own_sim.requests(r"CRM\.UpsertMultiple") if r.status == 429]
+    assert refused and {r.info["error_code"] for r in refused} == {"0x80072326"}
+    assert writer.client.concurrency.limit == 1
+    assert writer.client.gate.interval == 0  # a concurrency limit is not a rate limit: no pacing learned

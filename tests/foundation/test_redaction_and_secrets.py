@@ -59,10 +59,10 @@ def test_local_secrets_are_read_by_name_cached_and_registered(tmp_path):
     source = secret_source(settings)
     assert source.get("ionapi-acme") == "a-brand-new-client-secret"
     assert redact("x a-brand-new-client-secret y") != "x a-brand-new-client-secret y"
-    (tmp_path / "ionapi-acme").write_text("changed")
+    (tmp_path / "ionapi-acme").write_text("rotated-secret-value-2")
     assert source.get("ionapi-acme") == "a-brand-new-client-secret"  # cached in memory
     source.forget("ionapi-acme")
-    assert source.get("ionapi-acme") == "changed"
+    assert source.get("ionapi-acme") == "rotated-secret-value-2"
 
 
 def test_missing_or_badly_named_secret_gets_a_specific_error(tmp_path):

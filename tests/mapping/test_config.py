@@ -21,7 +21,7 @@ def test_every_product_has_defaults_that_compile(product: str) -> None:
     config = MappingConfig.from_section({}, connection="acme", product=product)
     assert config.product == product
     assert config.source_id == "acme"
-    assert config.key_column == "cssync_sourcekey"
+    assert config.key_columns == {"account": "cssync_sourcekey", "contact": "cssync_sourcekey"}
     assert config.key_max_length == 100
     assert (config.on_too_long, config.on_invalid_email, config.empty) == ("reject", "drop", "null")
     assert set(config.plans) == {"supplier", "customer"}
@@ -102,7 +102,7 @@ BAD_SECTIONS: list[tuple[str, Any, str]] = [
     ("not an object", ["x"], "connection 'acme-m3': 'mapping' must be an object"),
     ("typo", {"on_to_long": "truncate"},
      "connection 'acme-m3': mapping.on_to_long is not a mapping setting (allowed here: ['both', 'countries', "
-     "'customer', 'customertypecode', 'default_countries', 'empty', 'key_column', 'kinds', 'max_lengths', "
+     "'customer', 'customertypecode', 'default_countries', 'empty', 'kinds', 'max_lengths', "
      "'on_invalid_email', 'on_too_long', 'source_id', 'supplier'])"),
     ("on_too_long", {"on_too_long": "cut"},
      "connection 'acme-m3': mapping.on_too_long must be one of ['reject', 'truncate'], got 'cut'"),
@@ -111,9 +111,8 @@ BAD_SECTIONS: list[tuple[str, Any, str]] = [
      "connection 'acme-m3': mapping.source_id must be 1-40 characters of A-Z, a-z, 0-9, '.', '_' and '-', starting "
      "with a letter or digit (it starts every alternate-key value)"),
     ("source_id long", {"source_id": "a" * 41}, "mapping.source_id must be 1-40 characters"),
-    ("key column", {"key_column": "Cssync-Key"},
-     "connection 'acme-m3': mapping.key_column must be a Dataverse column logical name (lower-case a-z, 0-9, _), "
-     "got 'Cssync-Key'"),
+    ("key column lives in the dataverse section", {"key_column": "new_key"},
+     "connection 'acme-m3': mapping.key_column is not a mapping setting"),
     ("typecode", {"customertypecode": {"supplier": "Supplier"}},
      "connection 'acme-m3': mapping.customertypecode.supplier must be a positive option value (e.g. 3 Customer, "
      "10 Supplier, 11 Vendor) or null to leave it unmanaged"),
@@ -173,6 +172,13 @@ def test_bad_section_is_a_config_error_naming_connection_and_key(section: Any, m
         MappingConfig.from_section(section, connection="acme-m3", product="m3")
     assert message in caught.value.message
     assert caught.value.message.startswith("connection 'acme-m3': ")
+
+
+def test_key_columns_come_from_the_dataverse_section_and_are_checked() -> None:
+    with pytest.raises(ConfigError) as caught:
+        MappingConfig.from_section({}, connection="acme", product="m3", key_columns={"contact": "Bad-Key"})
+    assert caught.value.message == ("connection 'acme': key column of contact must be a Dataverse column logical "
+                                    "name (lower-case a-z, 0-9, _), got 'Bad-Key'")
 
 
 def test_ln_both_rule_needs_a_role_field() -> None:

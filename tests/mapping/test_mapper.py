@@ -72,11 +72,16 @@ def test_type_code_null_is_never_sent(make_config: Make) -> None:
     assert "customertypecode" not in mapped.account.payload
 
 
-def test_key_column_is_in_the_key_and_never_in_the_payload(make_config: Make) -> None:
-    mapped = map_record(make_config("m3", {"key_column": "new_inforkey"}), "customer", M3_CUSTOMER)
-    assert mapped.account.key == {"new_inforkey": "acme-m3|C|C10001"}
-    assert all("new_inforkey" not in row.payload for row in mapped.rows)
-    assert mapped.contacts[0].ref == "contacts(new_inforkey='acme-m3|C|C10001|yref')"
+def test_key_columns_per_table_are_in_the_key_and_never_in_the_payload() -> None:
+    config = MappingConfig.from_section({}, connection="acme-m3", product="m3",
+                                        key_columns={"account": "new_accountkey", "contact": "new_contactkey"})
+    mapped = map_record(config, "customer", M3_CUSTOMER)
+    assert mapped.account.key == {"new_accountkey": "acme-m3|C|C10001"}
+    assert mapped.contacts[0].key == {"new_contactkey": "acme-m3|C|C10001|yref"}
+    assert mapped.contacts[0].parent_key == {"new_accountkey": "acme-m3|C|C10001"}
+    assert mapped.contacts[0].ref == "contacts(new_contactkey='acme-m3|C|C10001|yref')"
+    assert mapped.contacts[0].payload[BIND] == "/accounts(new_accountkey='acme-m3|C|C10001')"
+    assert all(column not in row.payload for row in mapped.rows for column in ("new_accountkey", "new_contactkey"))
 
 
 def test_id_with_forbidden_characters_is_escaped_in_the_key_not_in_the_account_number(make_config: Make) -> None:
@@ -117,7 +122,7 @@ def test_key_longer_than_the_key_column_is_rejected_even_when_truncating(make_co
     with pytest.raises(RecordError) as caught:
         map_record(make_config("m3", {"on_too_long": "truncate"}), "supplier", {**M3_SUPPLIER, "SUNO": "X" * 91})
     assert (caught.value.reason, caught.value.code, caught.value.key) == (
-        f"alternate key {key} is 101 characters, column cssync_sourcekey allows 100", "key_too_long", key)
+        f"alternate key {key} is 101 characters, the key column allows 100", "key_too_long", key)
 
 
 def test_record_that_is_not_an_object_is_a_record_error(make_config: Make) -> None:
@@ -272,6 +277,15 @@ def test_ln_address_is_read_from_the_expanded_address_or_flattened_keys(make_con
     assert nested["address1_city"] == "Berlin"  # CityDescription first
     assert flattened["address1_city"] == "BER"  # then the city code
     assert nested["address1_country"] == flattened["address1_country"] == "Germany"
+
+
+def test_ln_address_expanded_as_null_clears_the_address_and_an_unread_one_is_left_out(make_config: Make) -> None:
+    no_address = map_record(make_config("ln"), "customer", {**LN_PARTNER, "AddressRef": None}).account.payload
+    not_read = map_record(make_config("ln"), "customer",
+                          {k: v for k, v in LN_PARTNER.items() if k != "AddressRef"}).account.payload
+    assert (no_address["address1_line1"], no_address["address1_city"]) == (None, None)
+    assert "address1_line1" not in not_read
+    assert "address1_city" not in not_read
 
 
 # --- contacts -------------------------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ GOOD: list[tuple[str, dict[str, Any]]] = [
                          "contacts": [{"id": "yre2", "fields": {"fullname": "YRE2"}}],
                          "status": None}}),
     ("csi", {"empty": "omit", "on_invalid_email": "reject", "default_countries": False,
-             "max_lengths": {"cssync_vat": 40}, "key_column": "new_inforkey",
+             "max_lengths": {"cssync_vat": 40},
              "customer": {"status": {"field": "Stat", "inactive": ["I"]}}}),
     ("ln", {"customertypecode": {"both": 10, "customer": None},
             "both": {"field": "BusinessPartnerRole", "values": ["CustomerAndSupplier"], "use": "supplier"}}),
@@ -45,6 +45,7 @@ BAD: list[tuple[str, dict[str, Any]]] = [
     ("m3", {"kinds": {"supplier": "s"}}),
     ("m3", {"max_lengths": {"cssync_vat": 0}}),
     ("m3", {"countries": {"XX": ""}}),
+    ("m3", {"key_column": "new_key"}),
 ]
 
 
