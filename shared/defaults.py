@@ -84,6 +84,7 @@ DATAVERSE_PACE_SAFETY = 0.9  # after a 429, send at 90% of the rate the server a
 DATAVERSE_PACE_BACKOFF = 1.5  # a second 429 despite pacing: slow down by half again at least
 DATAVERSE_PACE_RELAX = 0.002  # per send, the pace loosens 0.2% so a lifted limit is found again (~500 sends)
 DATAVERSE_PACE_HISTORY = 10_000  # send times remembered for learning the pace (covers a 6000/5 min window)
+DATAVERSE_ENCODE_YIELD_EVERY = 100  # records encoded between GIL hand-overs to the sending threads (~1 ms)
 DATAVERSE_TRANSIENT_PART_RETRIES = 3  # re-sends of $batch parts that came back 5xx/429 or missing
 DATAVERSE_ERROR_SNIPPET_CHARS = 300  # of a non-JSON error body (a gateway's HTML page): enough to recognise it
 DATAVERSE_PROVISION_TIMEOUT_S = 600.0  # alternate-key index jobs on large tables take minutes

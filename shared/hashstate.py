@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from azure.core import MatchConditions
-from azure.core.exceptions import HttpResponseError
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 
 from shared import defaults
@@ -92,7 +92,7 @@ class HashShards:
             last = str(row["RowKey"])
         if last is None:
             return None
-        row = self.table.get_entity(self.partition, last)
+        row = self.table.get_entity(self.partition, last)  # ResourceNotFoundError if replaced meanwhile: retried
         return _Shard(last, row.metadata.get("etag"), _decode(_bytes(row["d"])))
 
     def lookup(self, keys: list[str]) -> dict[str, Entry]:
@@ -116,15 +116,16 @@ class HashShards:
             return 0
         ordered = sorted(updates)
         for attempt in range(1, defaults.HASH_SHARD_MAX_ATTEMPTS + 1):
-            shards = self._read_from(ordered[0], ordered[-1])
-            if not shards:
-                tail = self._last_shard()
-                shards = [tail] if tail is not None else []
             try:
+                shards = self._read_from(ordered[0], ordered[-1])
+                if not shards:
+                    tail = self._last_shard()
+                    shards = [tail] if tail is not None else []
                 self._apply(shards, updates, ordered)
                 return attempt
-            except TableTransactionError:
-                continue  # another writer changed a shard first (412) or created it (409): re-read, re-merge
+            except (TableTransactionError, ResourceNotFoundError):
+                # Another writer changed (412), created (409) or replaced (404) a shard first: re-read, re-merge.
+                continue
             except HttpResponseError as exc:
                 if exc.status_code not in (409, 412):
                     raise

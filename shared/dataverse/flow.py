@@ -180,3 +180,10 @@ def concurrency_for(environment_url: str, cap: int) -> ConcurrencyLimit:
         elif cap < limit.cap:
             limit.lower_cap(cap)
         return limit
+
+
+def forget(environment_url: str) -> None:
+    """Drop what this process learned about an environment (tests start simulators on reused ports)."""
+    with _registry_lock:
+        for registry in (_gates, _in_flight, _concurrency):
+            registry.pop(_environment(environment_url), None)

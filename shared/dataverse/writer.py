@@ -20,7 +20,7 @@ import requests
 from azure.core.credentials import TokenCredential
 
 from shared import defaults
-from shared.dataverse import multipart
+from shared.dataverse import flow, multipart
 from shared.dataverse.auth import credential_for
 from shared.dataverse.client import DataverseError, WebApiClient, backoff, error_body, parse_error
 from shared.dataverse.config import DataverseConfig
@@ -69,6 +69,14 @@ def supports_upsert_multiple(client: WebApiClient, table: str) -> bool:
         supported = True
     _remember_capability(client.config.url, table, supported)
     return supported
+
+
+def forget_environment(url: str) -> None:
+    """Forget the environment's learned pace, concurrency and capabilities (tests reuse loopback ports)."""
+    flow.forget(url)
+    with _capabilities_lock:
+        for key in [k for k in _capabilities if k[0] == url.lower()]:
+            del _capabilities[key]
 
 
 def _remember_capability(url: str, table: str, supported: bool) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from shared.dataverse import DataverseConfig, DataverseWriter, UpsertRecord
+from shared.dataverse.writer import forget_environment
 
 TENANT = "contoso-tenant"
 CLIENT_ID = "11111111-2222-3333-4444-555555555555"
@@ -18,7 +19,9 @@ CLIENT_SECRET = "s3cret-value-for-tests-only"
 def make_sim(**kwargs: Any):  # -> DataverseSimulator (imported lazily: unit tests run without it)
     from localdev.dataverse import DataverseSimulator
 
-    return DataverseSimulator(tenant=TENANT, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, **kwargs)
+    sim = DataverseSimulator(tenant=TENANT, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, **kwargs)
+    forget_environment(sim.url)  # a new simulator may reuse an earlier one's port: nothing learned carries over
+    return sim
 
 
 @pytest.fixture(scope="module")
