@@ -109,6 +109,7 @@ def serve() -> None:
                 "max_bytes": max(r.request_bytes for r in api),
                 "max_ops": max(r.info.get("operations", 0) for r in api),
                 "during_retry_after": len(sim.sent_during_retry_after()),
+                "t0": api[0].started,  # time.monotonic() is system-wide: comparable with the writer's clock
                 "timeline": [[round(r.started - api[0].started, 3), round(r.finished - api[0].started, 3), r.status,
                               r.info.get("retry_after")] for r in api],
                 "rows": sum(len(sim.rows(t)) for t in ("account", "contact"))}), flush=True)

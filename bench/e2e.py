@@ -7,8 +7,8 @@ One run on this machine, M3 on the simulators, ``--records`` split evenly betwee
   audit, until every queue is drained;
 - Dataverse requests of the pipeline vs the floor max(ceil(ops/1000), ceil(bytes/256 KB));
 - an idle re-poll (nothing changed): Dataverse requests and write messages it caused;
-- peak RSS of the largest single invocation (poll_cloudsuite, which streams every page) in a fresh process,
-  at ``--small`` and ``--records``.
+- peak RSS of the largest single invocation (poll_cloudsuite streaming every page of a full read; transform and
+  write invocations handle one message each) in a fresh process, at ``--small`` and ``--records``.
 """
 
 from __future__ import annotations
@@ -28,9 +28,15 @@ SMOKE_ARGS = ["--records", "400", "--small", "200"]
 DIRECT_CHUNK = 5000  # rows per writer call in the direct pump: several full requests, packed by the writer
 UPSERT_PATHS = r"/api/data/v9\.2/(accounts|contacts)(/Microsoft\.Dynamics\.CRM\.UpsertMultiple|\(|$)|\$batch"
 _POLL_ONCE = """
-import json, resource
+import json
 from shared.config import get_settings
 from shared.pipeline.poll import run_poll
+from shared.pipeline.runtime import runtime
+from shared.state import table_key
+rt = runtime(get_settings())
+for conn in rt.connections.values():  # forget the watermarks: this poll reads everything (a full initial sync)
+    for entity in conn.entities:
+        rt.state.delete_entity("wm", table_key(f"{conn.name}|{entity}"))
 results = run_poll(get_settings())
 with open("/proc/self/status") as f:
     hwm = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))

@@ -18,7 +18,7 @@ import gzip
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
 from shared import defaults
@@ -88,8 +88,20 @@ class WriteMessage:
 Message = PageMessage | WriteMessage
 
 
+def _shallow(obj: Any) -> dict[str, Any]:
+    """A dataclass as a dict without ``asdict``'s deep copy (a third of a page's transform time)."""
+    return {f.name: getattr(obj, f.name) for f in fields(obj)}
+
+
+def _document(message: Message) -> dict[str, Any]:
+    doc = _shallow(message)
+    if isinstance(message, WriteMessage):
+        doc["rows"] = [_shallow(row) for row in message.rows]
+    return doc
+
+
 def _to_json(message: Message) -> bytes:
-    return json.dumps(asdict(message), ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
+    return json.dumps(_document(message), ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
 
 
 def _compress(data: bytes) -> bytes:

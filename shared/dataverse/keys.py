@@ -35,8 +35,9 @@ def check_key_value(column: str, value: object) -> str:
         raise KeyValueError(f"key column '{column}' must be a string, got {type(value).__name__}")
     if not value.strip():
         raise KeyValueError(f"key column '{column}' is empty")
-    if len(value) > defaults.DATAVERSE_KEY_MAX_LENGTH:
-        raise KeyValueError(f"key column '{column}' is {len(value)} characters long; the key column holds at most "
+    length = len(value.encode("utf-16-le")) // 2  # Dataverse counts UTF-16 code units (an emoji is two)
+    if length > defaults.DATAVERSE_KEY_MAX_LENGTH:
+        raise KeyValueError(f"key column '{column}' is {length} characters long; the key column holds at most "
                             f"{defaults.DATAVERSE_KEY_MAX_LENGTH}")
     bad = sorted(set(_FORBIDDEN.findall(value)))
     if bad:

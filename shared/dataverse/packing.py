@@ -8,7 +8,6 @@ at send time (its environment may need ``$batch``, whose encoding is larger), so
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -206,11 +205,7 @@ class PlanStream:
         self.rejected.extend(superseded)
 
     def _encoded(self, table: str) -> Iterator[Encoded]:
-        for count, record in enumerate(self._kept, 1):
-            if count % defaults.DATAVERSE_ENCODE_YIELD_EVERY == 0:
-                # Encoding is CPU-bound and runs beside the threads on the wire: let them have the GIL now and
-                # then, so a 429 stops every sender at once instead of after a straggler slipped out.
-                time.sleep(0)
+        for record in self._kept:
             if record.table != table:
                 continue
             try:
