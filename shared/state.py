@@ -93,20 +93,21 @@ def set_last_reconcile(table: TableClient, connection: str, entity: str, job_id:
 
 
 # ---- run lock -------------------------------------------------------------------------------------
-def acquire_lock(table: TableClient, connection: str, job_id: str,
-                 ttl_s: float = defaults.POLL_LOCK_TTL_S) -> bool:
-    """Take the connection's poll lock; an expired lock (a crashed run) is taken over. False when held."""
-    expires = (datetime.now(UTC) + timedelta(seconds=ttl_s)).isoformat()
-    row = {"PartitionKey": "lock", "RowKey": table_key(connection), "job_id": job_id, "expires_at": expires}
+def _take_lease(table: TableClient, partition: str, row_key: str, owner: str, ttl_s: float) -> bool:
+    """Create a lease row, or take it over when its holder's lease has expired; False while it is held."""
+    row = {"PartitionKey": partition, "RowKey": row_key, "owner": owner,
+           "expires_at": (datetime.now(UTC) + timedelta(seconds=ttl_s)).isoformat()}
     try:
         table.create_entity(row)
         return True
     except ResourceExistsError:
         pass
     try:
-        current = table.get_entity("lock", table_key(connection))
+        current = table.get_entity(partition, row_key)
     except ResourceNotFoundError:
-        return acquire_lock(table, connection, job_id, ttl_s)
+        return _take_lease(table, partition, row_key, owner, ttl_s)
+    if current.get("owner") == owner:
+        return True
     if datetime.fromisoformat(str(current["expires_at"])) > datetime.now(UTC):
         return False
     try:
@@ -114,7 +115,13 @@ def acquire_lock(table: TableClient, connection: str, job_id: str,
                             match_condition=MatchConditions.IfNotModified)
         return True
     except (HttpResponseError, ResourceNotFoundError):
-        return False  # someone else took over the expired lock first
+        return False  # someone else took over the expired lease first
+
+
+def acquire_lock(table: TableClient, connection: str, job_id: str,
+                 ttl_s: float = defaults.POLL_LOCK_TTL_S) -> bool:
+    """Take the connection's poll lock; an expired lock (a crashed run) is taken over. False when held."""
+    return _take_lease(table, "lock", table_key(connection), job_id, ttl_s)
 
 
 def release_lock(table: TableClient, connection: str, job_id: str) -> None:
@@ -123,7 +130,7 @@ def release_lock(table: TableClient, connection: str, job_id: str) -> None:
         current = table.get_entity("lock", table_key(connection))
     except ResourceNotFoundError:
         return
-    if current.get("job_id") != job_id:
+    if current.get("owner") != job_id:
         return
     with contextlib.suppress(HttpResponseError, ResourceNotFoundError):
         table.delete_entity("lock", table_key(connection), etag=current.metadata["etag"],
@@ -187,27 +194,7 @@ def claim_batch(table: TableClient, connection: str, batch_id: str, owner: str,
 
     False while another invocation holds a fresh claim; a stale claim (its holder crashed) is taken over.
     """
-    row = {"PartitionKey": f"claim|{table_key(connection)}", "RowKey": batch_id, "owner": owner,
-           "expires_at": (datetime.now(UTC) + timedelta(seconds=ttl_s)).isoformat()}
-    try:
-        table.create_entity(row)
-        return True
-    except ResourceExistsError:
-        pass
-    try:
-        current = table.get_entity(row["PartitionKey"], batch_id)
-    except ResourceNotFoundError:
-        return claim_batch(table, connection, batch_id, owner, ttl_s)
-    if current.get("owner") == owner:
-        return True
-    if datetime.fromisoformat(str(current["expires_at"])) > datetime.now(UTC):
-        return False
-    try:
-        table.update_entity(row, mode=UpdateMode.REPLACE, etag=current.metadata["etag"],
-                            match_condition=MatchConditions.IfNotModified)
-        return True
-    except (HttpResponseError, ResourceNotFoundError):
-        return False
+    return _take_lease(table, f"claim|{table_key(connection)}", batch_id, owner, ttl_s)
 
 
 def batch_info(table: TableClient, connection: str, batch_id: str) -> dict[str, Any] | None:

@@ -8,13 +8,26 @@ import uuid
 from dataclasses import asdict
 from typing import Any
 
-from shared import deadletter
+from shared import deadletter, messages
 from shared.errors import RecordError
 from shared.messages import MessageError, PageMessage, WriteRow
 from shared.pipeline.runtime import Runtime
 from shared.telemetry import log_event
 
 log = logging.getLogger("pipeline.deadletter")
+
+
+def decode_or_park(rt: Runtime, queue: str, body: bytes, expected: type[Any]) -> Any | None:
+    """The message of the expected kind, or None after parking an undecodable or misrouted body."""
+    try:
+        message = messages.decode(body, rt.get_blob)
+    except MessageError as exc:
+        park_undecodable(rt, queue, body, exc)
+        return None
+    if not isinstance(message, expected):
+        park_undecodable(rt, queue, body, MessageError(f"expected a {expected.__name__}, got {message.schema}"))
+        return None
+    return message
 
 
 def park_undecodable(rt: Runtime, queue: str, body: bytes, exc: MessageError) -> None:

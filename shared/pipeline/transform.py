@@ -18,8 +18,8 @@ from shared import audit, defaults, messages, state
 from shared.config import AppSettings
 from shared.errors import RecordError
 from shared.hashstate import Entry, HashShards, short_hash
-from shared.messages import MessageError, PageMessage, WriteMessage, WriteRow
-from shared.pipeline.deadletters import dead_letter_raw, dead_letter_row, park_undecodable
+from shared.messages import PageMessage, WriteMessage, WriteRow
+from shared.pipeline.deadletters import dead_letter_raw, dead_letter_row, decode_or_park
 from shared.pipeline.runtime import Runtime, runtime
 from shared.telemetry import log_event
 
@@ -39,13 +39,8 @@ class TransformResult:
 def handle_page_message(settings: AppSettings, body: bytes, *, dequeue_count: int) -> TransformResult | None:
     """Decode and transform one page message; an undecodable message is dead-lettered, not retried."""
     rt = runtime(settings)
-    try:
-        message = messages.decode(body, rt.get_blob)
-    except MessageError as exc:
-        park_undecodable(rt, defaults.PAGES_QUEUE, body, exc)
-        return None
-    if not isinstance(message, PageMessage):
-        park_undecodable(rt, defaults.PAGES_QUEUE, body, MessageError(f"expected a page message, got {message.schema}"))
+    message = decode_or_park(rt, defaults.PAGES_QUEUE, body, PageMessage)
+    if message is None:
         return None
     result = transform_page(rt, message, dequeue_count=dequeue_count)
     rt.delete_blob(messages.claim_blob(body))

@@ -19,8 +19,8 @@ from shared import audit, defaults, messages, state
 from shared.config import AppSettings
 from shared.errors import TransientError
 from shared.hashstate import Entry, HashShards, short_hash
-from shared.messages import MessageError, WriteMessage, WriteRow
-from shared.pipeline.deadletters import dead_letter_row, park_undecodable
+from shared.messages import WriteMessage, WriteRow
+from shared.pipeline.deadletters import dead_letter_row, decode_or_park
 from shared.pipeline.runtime import Runtime, runtime
 from shared.telemetry import log_event
 
@@ -30,14 +30,8 @@ log = logging.getLogger("pipeline.write")
 def handle_write_message(settings: AppSettings, body: bytes, *, dequeue_count: int) -> dict[str, int] | None:
     """Decode and write one batch message; an undecodable message is parked, not retried."""
     rt = runtime(settings)
-    try:
-        message = messages.decode(body, rt.get_blob)
-    except MessageError as exc:
-        park_undecodable(rt, defaults.WRITES_QUEUE, body, exc)
-        return None
-    if not isinstance(message, WriteMessage):
-        wrong = MessageError(f"expected a write message, got {message.schema}")
-        park_undecodable(rt, defaults.WRITES_QUEUE, body, wrong)
+    message = decode_or_park(rt, defaults.WRITES_QUEUE, body, WriteMessage)
+    if message is None:
         return None
     counts = write_batch(rt, message, dequeue_count=dequeue_count)
     rt.delete_blob(messages.claim_blob(body))

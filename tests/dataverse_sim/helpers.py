@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
 import requests
 from azure.identity import ClientSecretCredential
 
 from localdev.dataverse import DataverseSimulator
+from localdev.waiting import wait_for  # noqa: F401 - re-exported for the tests
 
 TENANT = "contoso-tenant"
 CLIENT_ID = "11111111-2222-3333-4444-555555555555"
@@ -56,18 +55,6 @@ def credential(sim: DataverseSimulator, secret: str = SECRET) -> ClientSecretCre
 
 def api_for(sim: DataverseSimulator) -> Api:
     return Api(sim, credential(sim).get_token(sim.scope).token)
-
-
-def wait_for(condition: Callable[[], Any], timeout_s: float = 10.0, interval_s: float = 0.02) -> Any:
-    """Poll ``condition`` until it returns something truthy or the deadline passes."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout_s} s")
-        time.sleep(interval_s)
 
 
 def error_of(response: requests.Response) -> tuple[int, str, str]:
