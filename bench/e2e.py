@@ -56,9 +56,9 @@ def _direct_pump(stack: Any) -> tuple[float, int]:
     """Read, map and upsert straight into a fresh Dataverse simulator; returns (seconds, requests)."""
     from localdev.dataverse import DataverseSimulator
     from shared.cloudsuite.client import CloudSuiteClient
+    from shared.config import get_settings
     from shared.dataverse import DataverseConfig, DataverseWriter, UpsertRecord
     from shared.mapping import MappingConfig, map_record
-    from shared.config import get_settings
     from shared.pipeline.runtime import runtime
 
     rt = runtime(get_settings())
