@@ -94,7 +94,9 @@ def poll_connection(rt: Runtime, conn: Connection, *, past_due: bool = False,
     try:
         client = rt.cloudsuite(conn)
         full = reconcile_due(rt, conn) if reconcile is None else reconcile
-        results = [poll_entity(rt, conn, client, entity, reconcile=full, past_due=past_due)
+        # One "now" for the whole run (M3: one GetServerTime), taken before the first list request.
+        watermark = client.start_watermark()
+        results = [poll_entity(rt, conn, client, entity, reconcile=full, past_due=past_due, watermark=watermark)
                    for entity in conn.entities]
         if full and all(r.status == "completed" for r in results):
             deactivate_missing(rt, conn, results)
@@ -104,7 +106,7 @@ def poll_connection(rt: Runtime, conn: Connection, *, past_due: bool = False,
 
 
 def poll_entity(rt: Runtime, conn: Connection, client: Any, entity: str, *, reconcile: bool = False,
-                past_due: bool = False) -> PollResult:
+                past_due: bool = False, watermark: str | None = None) -> PollResult:
     """Enqueue every page of ``entity`` changed since the watermark; advance it after the last page."""
     job_id = new_job_id()
     started = time.monotonic()
@@ -116,7 +118,6 @@ def poll_entity(rt: Runtime, conn: Connection, client: Any, entity: str, *, reco
     audit.write_run(rt.audit, job_id, conn.name, entity, status="running", started_at=started_at,
                     since=since or "", reconcile=reconcile)
     try:
-        watermark = client.start_watermark()
         polled_at = state.now_iso()
         mapping = rt.mapping(conn, client.product) if reconcile else None
         chunk: list[dict[str, Any]] = []
