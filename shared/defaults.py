@@ -72,6 +72,7 @@ DATAVERSE_MAX_OPERATIONS = 1000  # $batch hard limit; also the documented upper 
 DATAVERSE_MAX_CONCURRENCY = 4  # well under the 52-concurrent limit; a Functions instance shares the app user
 DATAVERSE_CONCURRENCY_LIMIT = 52  # service protection: concurrent requests per user per web server
 DATAVERSE_DEFAULT_DOP_HINT = 1  # assume no parallelism until the server's x-ms-dop-hint says otherwise
+DATAVERSE_RAMP_INTERVAL_S = 1.0  # parallelism grows by one request per quiet second (Microsoft: ramp up)
 DATAVERSE_CONCURRENCY_COOLDOWN_S = 60.0  # after a concurrency 429, ignore x-ms-dop-hint this long (shared user)
 DATAVERSE_CONNECT_TIMEOUT_S = 10.0  # a healthy environment accepts a TLS connection in well under a second
 DATAVERSE_READ_TIMEOUT_S = 240.0  # a 1000-record UpsertMultiple can run for minutes (ServiceClient waits 4 min)

@@ -227,6 +227,7 @@ class WebApiClient:
             # Too many requests at once (other instances share the app user): fewer in parallel, not a slower pace.
             self.concurrency.halve()
             sent_at = None
+        self.concurrency.throttled()
         self.gate.pause(wait, sent_at)
         if wait > defaults.DATAVERSE_RETRY_AFTER_MAX_S or waited_s + wait > defaults.DATAVERSE_THROTTLE_BUDGET_S:
             raise ThrottledError(f"Dataverse {method} {path} throttled ({code}: {message}); retry after "

@@ -81,43 +81,63 @@ class PauseGate:
 
 
 class ConcurrencyLimit:
-    """A semaphore whose size can change (x-ms-dop-hint may raise or lower it, never above ``cap``)."""
+    """A semaphore whose size follows the server: x-ms-dop-hint (never above ``cap``), reached gradually.
 
-    def __init__(self, cap: int, initial: int = defaults.DATAVERSE_DEFAULT_DOP_HINT) -> None:
+    Parallelism ramps up (Microsoft's advice for service protection): one request at a time at first, one more
+    per ``ramp_s`` without throttling, up to the hint. Any 429 restarts the ramp: requests already on the wire
+    when the first 429 comes back arrive during the penalty and lengthen it, so fewer in flight costs less.
+    """
+
+    def __init__(self, cap: int, initial: int = defaults.DATAVERSE_DEFAULT_DOP_HINT,
+                 ramp_s: float = defaults.DATAVERSE_RAMP_INTERVAL_S, clock: Callable[[], float] = time.monotonic
+                 ) -> None:
         self.cap = max(cap, 1)
-        self._limit = min(max(initial, 1), self.cap)
+        self._target = min(max(initial, 1), self.cap)
+        self._ramp_s = ramp_s
+        self._clock = clock
+        self._ramp_from = clock()
         self._suppress_hint_until = 0.0
         self._active = 0
         self._cond = threading.Condition()
 
     @property
     def limit(self) -> int:
-        return self._limit
+        """How many requests may be in flight now (the ramp's current step, at most the target)."""
+        if self._ramp_s <= 0:
+            return self._target
+        steps = int((self._clock() - self._ramp_from) / self._ramp_s)
+        return min(self._target, 1 + steps)
 
     def lower_cap(self, cap: int) -> None:
         with self._cond:
             self.cap = max(cap, 1)
-            self._limit = min(self._limit, self.cap)
+            self._target = min(self._target, self.cap)
 
     def halve(self) -> None:
-        """The server refused concurrency: halve the limit (a later x-ms-dop-hint may raise it again)."""
+        """The server refused concurrency: halve the target (a later x-ms-dop-hint may raise it again)."""
         with self._cond:
-            self._limit = max(self._limit // 2, 1)
+            self._target = max(self.limit // 2, 1)
             self._suppress_hint_until = time.monotonic() + defaults.DATAVERSE_CONCURRENCY_COOLDOWN_S
+
+    def throttled(self) -> None:
+        """A 429: start the ramp again from one request at a time."""
+        with self._cond:
+            self._ramp_from = self._clock()
 
     def hint(self, dop: int) -> None:
         """Apply the server's recommended degree of parallelism, within [1, cap] (not right after a refusal)."""
         with self._cond:
             if time.monotonic() < self._suppress_hint_until:
                 return
-            self._limit = min(max(dop, 1), self.cap)
+            self._target = min(max(dop, 1), self.cap)
             self._cond.notify_all()
 
     @contextmanager
     def slot(self) -> Iterator[None]:
         with self._cond:
-            while self._active >= self._limit:
-                self._cond.wait()
+            while self._active >= self.limit:
+                # Re-check when a request finishes or when the ramp may have opened another slot.
+                self._cond.wait(timeout=self._ramp_s if self._ramp_s > 0 else None)
             self._active += 1
         try:
             yield

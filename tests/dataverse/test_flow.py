@@ -43,7 +43,7 @@ def test_pause_gate_blocks_other_threads_until_resumed() -> None:
 
 
 def test_concurrency_limit_follows_the_dop_hint_within_the_cap() -> None:
-    limit = ConcurrencyLimit(cap=4)
+    limit = ConcurrencyLimit(cap=4, ramp_s=0)
     assert limit.limit == 1
     limit.hint(50)
     assert limit.limit == 4
@@ -51,6 +51,21 @@ def test_concurrency_limit_follows_the_dop_hint_within_the_cap() -> None:
     assert limit.limit == 2
     limit.hint(0)
     assert limit.limit == 1
+
+
+def test_parallelism_ramps_up_one_step_per_quiet_interval_and_restarts_after_a_429() -> None:
+    now = [100.0]
+    limit = ConcurrencyLimit(cap=4, ramp_s=1.0, clock=lambda: now[0])
+    limit.hint(4)
+    assert limit.limit == 1
+    now[0] += 1.0
+    assert limit.limit == 2
+    now[0] += 5.0
+    assert limit.limit == 4  # never above the hint
+    limit.throttled()
+    assert limit.limit == 1
+    now[0] += 2.5
+    assert limit.limit == 3
 
 
 def test_in_flight_keys_serialise_requests_sharing_a_record() -> None:

@@ -255,8 +255,9 @@ def test_a_concurrency_refusal_halves_parallelism_and_everything_lands(own_sim: 
     own_sim.execution_delay_s = 0.05  # requests stay in flight long enough to meet
     writer = writer_for(own_sim, max_operations=25)
     writer.upsert([account("WARM-UP")])  # learn the dop hint (4)
-    assert all(o.status.written for o in writer.upsert([account(f"Q{i:04d}") for i in range(300)]))
-    assert len(own_sim.rows("account")) == 301
+    # 48 requests of >= 50 ms: parallelism ramps past one request after the first quiet second and meets the limit.
+    assert all(o.status.written for o in writer.upsert([account(f"Q{i:04d}") for i in range(1200)]))
+    assert len(own_sim.rows("account")) == 1201
     refused = [r for r in own_sim.requests(r"CRM\.UpsertMultiple") if r.status == 429]
     assert refused and {r.info["error_code"] for r in refused} == {"0x80072326"}
     assert writer.client.concurrency.limit < 4  # halved at least once, and the hint does not undo it
