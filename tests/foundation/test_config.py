@@ -123,3 +123,9 @@ def test_json_schema_rejects_what_the_parser_rejects():
     assert list(_validator().iter_errors(doc))
     with pytest.raises(ConfigError):
         parse_connections(doc)
+
+
+def test_local_settings_example_names_only_known_settings_and_loads():
+    values = json.loads((ROOT / "local.settings.example.json").read_text())["Values"]
+    assert set(values) - {"FUNCTIONS_WORKER_RUNTIME"} <= config.SETTING_NAMES
+    assert "local.settings.json" in (ROOT / ".gitignore").read_text().split()
