@@ -112,8 +112,14 @@ def park_message(table: TableClient, queue: str, message_id: str, body: str, rea
                          "status": STATUS_PARKED, "created_at": now_iso()})
 
 
-def count_dead(table: TableClient) -> int:
-    """How many records and parked messages wait for a person (for the depth metric)."""
+def count_waiting(table: TableClient) -> tuple[int, int]:
+    """(dead records waiting for a replay, items parked for a person): the dead-letter depth metric."""
+    dead = parked = 0
     rows = table.query_entities("status eq @st or status eq @pk", parameters={"st": STATUS_DEAD, "pk": STATUS_PARKED},
-                                select=["RowKey"])
-    return sum(1 for _ in rows)
+                                select=["status"])
+    for row in rows:
+        if row.get("status") == STATUS_DEAD:
+            dead += 1
+        else:
+            parked += 1
+    return dead, parked

@@ -21,6 +21,7 @@ from shared.cloudsuite.ionapi import IonApi
 from shared.cloudsuite.transport import body_message, retry_after_of
 from shared.errors import AuthError, ConfigError, ThrottledError, TransientError
 from shared.redaction import redact, register_secret
+from shared.telemetry import log_event
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,9 @@ class TokenProvider:
     """Thread-safe token cache for one connection; at most one token request is in flight at a time."""
 
     def __init__(self, ionapi: IonApi, session: requests.Session, policy: TokenPolicy,
-                 timeout: tuple[float, float], clock: Callable[[], float] = time.monotonic) -> None:
+                 timeout: tuple[float, float], clock: Callable[[], float] = time.monotonic,
+                 connection: str = "") -> None:
+        self.connection = connection  # for the token.refreshed telemetry event
         self.ionapi = ionapi
         self.session = session
         self.policy = policy
@@ -130,6 +133,8 @@ class TokenProvider:
                 raise ThrottledError(message, retry_after_of(response))
             if status >= 500:
                 raise TransientError(message)
+            log_event(log, "token.refreshed", service="cloudsuite", outcome="failed",
+                      connection=self.connection or None, reason=f"HTTP {status}", level=logging.WARNING)
             raise AuthError(message)  # 400 invalid_grant / 401 invalid_client: credentials or app type are wrong
         try:
             data = response.json()
@@ -154,4 +159,6 @@ class TokenProvider:
         self.grants += 1
         log.info("token obtained (grant %s, expires_in %.0f s, refresh token %s)", grant, lifetime,
                  "issued" if refresh else "not issued")
+        log_event(log, "token.refreshed", service="cloudsuite", outcome="ok", connection=self.connection or None,
+                  expires_in_s=int(lifetime))
         return Token(access_token=access, expires_in=lifetime, obtained_at=self._clock(), refresh_token=refresh)

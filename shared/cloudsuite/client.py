@@ -72,7 +72,8 @@ class CloudSuiteClient:
         self.session = make_session(settings)
         self.tokens = TokenProvider(ionapi, self.session, TokenPolicy(
             refresh_share=config.token_refresh_share, safety_margin_s=config.token_safety_margin_s,
-            client_auth=config.token_client_auth), timeout=(settings.connect_timeout_s, settings.read_timeout_s))
+            client_auth=config.token_client_auth), timeout=(settings.connect_timeout_s, settings.read_timeout_s),
+            connection=connection)
         self.transport = Transport(self.session, self.tokens, settings)
         self._adapter: Adapter | None = None
 

@@ -23,6 +23,7 @@ from shared.dataverse.config import DataverseConfig
 from shared.dataverse.flow import ConcurrencyLimit, PauseGate
 from shared.errors import AuthError, ConfigError, FatalError, ThrottledError, TransientError
 from shared.redaction import redact, register_secret
+from shared.telemetry import log_event
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,7 @@ class WebApiClient:
                  renew_credential: Callable[[], TokenCredential] | None = None) -> None:
         self.config = config
         self.credential = credential
+        self._last_token: str | None = None
         # Dataverse refused a token the SDK still deems valid (revoked, or clocks disagree): the SDK would hand
         # out the same token until its own expiry, so a 401 gets one brand-new credential (empty token cache).
         self._renew_credential = renew_credential
@@ -121,10 +123,17 @@ class WebApiClient:
         try:
             token = self.credential.get_token(self.config.scope).token
         except ClientAuthenticationError as exc:
+            log_event(log, "token.refreshed", service="dataverse", outcome="failed", error_class=type(exc).__name__,
+                      level=logging.WARNING)
             raise AuthError(f"could not get a Dataverse token for {self.config.url}: {exc.message}") from None
         except (ValueError, OSError) as exc:  # msal: bad authority / discovery failure; network below it
+            log_event(log, "token.refreshed", service="dataverse", outcome="failed", error_class=type(exc).__name__,
+                      level=logging.WARNING)
             raise AuthError(f"could not get a Dataverse token for {self.config.url}: {exc}") from None
-        register_secret(token)
+        if token != self._last_token:  # the SDK fetched a new one (it refreshes 300 s before expiry)
+            self._last_token = token
+            register_secret(token)
+            log_event(log, "token.refreshed", service="dataverse", outcome="ok")
         return token
 
     # --- requests -----------------------------------------------------------------------------------

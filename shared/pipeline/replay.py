@@ -159,8 +159,8 @@ def drain_poison_queues(settings: AppSettings) -> ReplayReport:
     report = ReplayReport()
     for origin in (defaults.PAGES_QUEUE, defaults.WRITES_QUEUE):
         _drain_one(rt, origin, report)
-    depth = deadletter.count_dead(rt.deadletter)
-    log_event(log, "queue.depth", target=defaults.DEADLETTER_TABLE, store="table", depth=depth)
+    dead, parked = deadletter.count_waiting(rt.deadletter)
+    log_event(log, "queue.depth", target=defaults.DEADLETTER_TABLE, store="table", depth=dead, parked=parked)
     log_event(log, "replay.completed", trigger="timer", outcome="ok", matched=report.matched,
               replayed=report.replayed, parked=report.parked, duration_ms=int((time.monotonic() - started) * 1000))
     return report

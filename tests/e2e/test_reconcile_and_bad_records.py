@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -76,3 +77,33 @@ def test_a_record_the_mapping_rejects_is_dead_lettered_and_the_rest_of_its_page_
     assert "has no name" in dead[0]["reason"]
     report = audit.job_report(rt.audit, dead[0]["job_id"])
     assert report["invalid"] == 1 and report["written"] >= 1
+
+
+def test_no_secret_reaches_logs_tables_or_messages(ln_stack):
+    """Real secret values (.ionapi keys, the Dataverse client secret) never appear in logs or storage."""
+    ionapi = ln_stack.cloudsuite.ionapi()
+    secrets = [ionapi[k] for k in ("ci", "cs", "saak", "sask")] + [ln_stack.dataverse.entra.client_secret]
+    records: list[str] = []
+
+    class Capture(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(self.format(record))
+
+    handler = Capture(level=logging.DEBUG)
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        ln_stack.cloudsuite.change_record("ln", "supplier", _supplier_only(ln_stack)[9], Name="Logged Change AG")
+        ln_stack.cloudsuite.expire_tokens()  # forces a new token grant inside the captured window
+        ln_stack.sync(timeout_s=120)
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+    rt = runtime(get_settings())
+    stored = [str(dict(e)) for t in (rt.state, rt.audit, rt.deadletter) for e in t.list_entities()]
+    assert len(records) > 50 and stored
+    for secret in secrets:
+        assert not [line for line in records if secret in line]
+        assert not [row for row in stored if secret in row]
