@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 
@@ -107,3 +108,22 @@ def test_no_secret_reaches_logs_tables_or_messages(ln_stack):
     for secret in secrets:
         assert not [line for line in records if secret in line]
         assert not [row for row in stored if secret in row]
+
+
+def test_operator_cli_answers_for_jobs_records_and_keys(ln_stack, capsys):
+    from shared.cli import main
+
+    assert main(["provision", "--connection", ln_stack.connection]) == 0  # keys exist and are Active: no-op
+    assert "account" in capsys.readouterr().out
+    assert main(["jobs", "--connection", ln_stack.connection, "--limit", "3"]) == 0
+    jobs = json.loads(capsys.readouterr().out)
+    assert len(jobs) == 3 and all(j["job_id"] for j in jobs)
+    key = f"{ln_stack.connection}|BP|{_supplier_only(ln_stack)[20]}"
+    assert main(["record", "--connection", ln_stack.connection, "--key", key]) == 0
+    history = json.loads(capsys.readouterr().out)
+    assert history["outcome"] in ("upserted", "created", "updated") and history["job_id"]
+    assert main(["job", history["job_id"]]) == 0
+    assert json.loads(capsys.readouterr().out)["run"]["status"] == "completed"
+    assert main(["record", "--connection", ln_stack.connection, "--key", "nope|BP|X"]) == 1
+    capsys.readouterr()
+    assert main(["job", "no-such-job"]) == 1
