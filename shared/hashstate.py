@@ -30,6 +30,7 @@ from shared import defaults
 from shared.errors import TransientError
 from shared.state import table_key, untable_key
 
+LAYOUT_ROW = ""  # RowKey of the layout row: sorts before every key, so range queries never return it
 HASH_CHARS = 16  # 64 bits of the sha256 content hash: a collision would only skip one update
 
 
@@ -73,6 +74,13 @@ class HashShards:
         self.table = table
         self.partition = f"hs|{table_key(connection)}|{table_name}"
 
+    def _read_layout_etag(self) -> str | None:
+        """ETag of the layout row (RowKey ""), bumped by every change to the set of shards; None if absent."""
+        try:
+            return self.table.get_entity(self.partition, LAYOUT_ROW, select=["v"]).metadata.get("etag")
+        except ResourceNotFoundError:
+            return None
+
     def _read_from(self, lo: str, hi: str) -> list[_Shard]:
         """Shards that may hold keys in [lo, hi]: from the first whose last key >= lo to the first >= hi."""
         shards = []
@@ -89,7 +97,8 @@ class HashShards:
         last = None
         for row in self.table.query_entities("PartitionKey eq @pk", parameters={"pk": self.partition},
                                              select=["RowKey"]):
-            last = str(row["RowKey"])
+            if row["RowKey"] != LAYOUT_ROW:
+                last = str(row["RowKey"])
         if last is None:
             return None
         row = self.table.get_entity(self.partition, last)  # ResourceNotFoundError if replaced meanwhile: retried
@@ -117,11 +126,12 @@ class HashShards:
         ordered = sorted(updates)
         for attempt in range(1, defaults.HASH_SHARD_MAX_ATTEMPTS + 1):
             try:
+                layout = self._read_layout_etag()  # before the shards: a layout change after it fails our write
                 shards = self._read_from(ordered[0], ordered[-1])
                 if not shards:
                     tail = self._last_shard()
                     shards = [tail] if tail is not None else []
-                self._apply(shards, updates, ordered)
+                self._apply(shards, updates, ordered, layout)
                 return attempt
             except (TableTransactionError, ResourceNotFoundError):
                 # Another writer changed (412), created (409) or replaced (404) a shard first: re-read, re-merge.
@@ -131,7 +141,7 @@ class HashShards:
                     raise
         raise TransientError(f"hash shards of {self.partition}: too many concurrent updates, retry later")
 
-    def _apply(self, shards: list[_Shard], updates: dict[str, Entry], ordered: list[str]) -> None:
+    def _apply(self, shards: list[_Shard], updates: dict[str, Entry], ordered: list[str], layout: str | None) -> None:
         bounds = [s.row_key for s in shards]
         plan: dict[int, dict[str, Entry]] = {}
         new: dict[str, Entry] = {}
@@ -149,14 +159,31 @@ class HashShards:
             groups.append(self._write_ops(shard, {**shard.entries, **changes}, max(shard.row_key, max(changes))))
         if new:
             groups.append(self._write_ops(_Shard(max(new), None, {}, existed=False), new, max(new)))
+        # Creating, deleting or renaming a shard changes which shard owns which keys: those operations go in one
+        # transaction with an ETag-guarded bump of the layout row, so two writers can never both add a shard for
+        # overlapping keys (the second fails, re-reads the new layout and merges into it).
+        structural = [ops for ops in groups if any(op[0] in ("create", "delete") for op in ops)]
+        contents = [ops for ops in groups if not any(op[0] in ("create", "delete") for op in ops)]
+        if structural:
+            first = [op for ops in structural for op in ops] + [self._layout_op(layout)]
+            if len(first) > defaults.TABLE_TRANSACTION_MAX_OPS:
+                raise TransientError(f"hash shards of {self.partition}: too many shard changes in one page")
+            self.table.submit_transaction(first)
         batch: list[tuple[Any, ...]] = []
-        for ops in groups:  # a shard's operations stay in one transaction (a split is atomic)
+        for ops in contents:  # each content update is ETag-guarded on its own shard
             if len(batch) + len(ops) > defaults.TABLE_TRANSACTION_MAX_OPS:
                 self.table.submit_transaction(batch)
                 batch = []
             batch += ops
         if batch:
             self.table.submit_transaction(batch)
+
+    def _layout_op(self, etag: str | None) -> tuple[Any, ...]:
+        row = {"PartitionKey": self.partition, "RowKey": LAYOUT_ROW, "v": 1}
+        if etag is None:
+            return ("create", row)
+        return ("update", row, {"mode": UpdateMode.REPLACE, "etag": etag,
+                                "match_condition": MatchConditions.IfNotModified})
 
     def _write_ops(self, shard: _Shard, merged: dict[str, Entry], new_last: str) -> list[tuple[Any, ...]]:
         """Operations writing ``merged`` as one or more shards replacing ``shard`` (split when too big)."""
@@ -185,6 +212,8 @@ class HashShards:
     def iter_all(self) -> Iterator[tuple[str, Entry]]:
         """Every (raw key, entry) of this table, shard by shard (reconciliation)."""
         for row in self.table.query_entities("PartitionKey eq @pk", parameters={"pk": self.partition}):
+            if row["RowKey"] == LAYOUT_ROW:
+                continue
             for key, entry in _decode(_bytes(row["d"])).items():
                 yield untable_key(key), entry
 

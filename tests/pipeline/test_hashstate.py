@@ -26,7 +26,7 @@ def _keys(lo: int, hi: int) -> list[str]:
 
 
 def _shards(table) -> list[tuple[str, int]]:
-    return [(r["RowKey"], r["n"]) for r in table.list_entities(select=["RowKey", "n"])]
+    return [(r["RowKey"], r["n"]) for r in table.list_entities(select=["RowKey", "n"]) if r["RowKey"]]
 
 
 def test_first_page_creates_one_shard_ending_at_its_last_key(table):
@@ -90,3 +90,31 @@ def test_concurrent_writers_lose_no_entry(table):
         t.join()
     assert errors == []
     assert len(shards.lookup(_keys(0, 2400))) == 2400
+
+
+def test_concurrent_first_pages_with_overlapping_keys_never_put_a_key_in_two_shards(table):
+    """Like an LN supplier page and customer page sharing the partners that have both roles."""
+    from shared.hashstate import _bytes, _decode
+
+    for round_ in range(3):
+        shards = HashShards(table, f"c{round_}", "account")
+        barrier = threading.Barrier(2)
+        suppliers = {k: Entry("s", "b-s") for k in _keys(100, 400)}
+        customers = {k: Entry("c", "b-c") for k in _keys(110, 700)}
+
+        def write(entries: dict[str, Entry], conn: str, gate: threading.Barrier) -> None:
+            gate.wait()
+            HashShards(table, conn, "account").record(entries)
+
+        threads = [threading.Thread(target=write, args=(e, f"c{round_}", barrier)) for e in (suppliers, customers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        seen: dict[str, int] = {}
+        for row in table.query_entities("PartitionKey eq @pk", parameters={"pk": shards.partition}):
+            if row["RowKey"]:
+                for key in _decode(_bytes(row["d"])):
+                    seen[key] = seen.get(key, 0) + 1
+        assert [k for k, n in seen.items() if n > 1] == []
+        assert len(seen) == 600
