@@ -20,8 +20,8 @@ class PauseGate:
     After a 429 every sender waits until the Retry-After has passed (requests already on the wire finish). The
     gate also learns a pace from the 429: the sends the server admitted during the last Retry-After span are
     what it tolerates, so later sends are spaced to a little under that rate instead of bursting into the
-    limit again (each request that arrives during a wait lengthens it). The pace relaxes slowly with every send,
-    so a limit that was lifted is found again.
+    limit again (each request that arrives during a wait lengthens it). The pace relaxes slowly with time
+    (its 10% margin over about a minute), so a limit that was lifted is found again.
     """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
@@ -34,6 +34,7 @@ class PauseGate:
         self._episode_wait = 0.0  # shortest Retry-After of the episode (the others include race penalties)
         self._interval_before = 0.0  # the pace before the episode began
         self._sent: deque[float] = deque(maxlen=defaults.DATAVERSE_PACE_HISTORY)
+        self._relaxed_at = 0.0  # when the pace was last loosened (or learned)
 
     @property
     def interval(self) -> float:
@@ -59,6 +60,7 @@ class PauseGate:
         admitted = sum(1 for t in self._sent if start - window < t < start)
         learned = window / (max(admitted, 1) * defaults.DATAVERSE_PACE_SAFETY)
         self._interval = max(learned, self._interval_before * defaults.DATAVERSE_PACE_BACKOFF)
+        self._relaxed_at = now
 
     def remaining(self) -> float:
         with self._cond:
@@ -74,8 +76,10 @@ class PauseGate:
                     break
                 self._cond.wait(timeout=wait)
             if self._interval:
+                # Loosen with time, not with sends: the safety margin lasts about a minute at any rate.
+                self._interval *= max(0.0, 1.0 - defaults.DATAVERSE_PACE_RELAX_PER_S * (now - self._relaxed_at))
+                self._relaxed_at = now
                 self._next_at = now + self._interval
-                self._interval *= 1.0 - defaults.DATAVERSE_PACE_RELAX
             self._sent.append(now)
             return now
 
