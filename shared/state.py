@@ -126,14 +126,18 @@ def acquire_lock(table: TableClient, connection: str, job_id: str,
 
 def release_lock(table: TableClient, connection: str, job_id: str) -> None:
     """Release the lock if this job still holds it."""
+    _release_lease(table, "lock", table_key(connection), job_id)
+
+
+def _release_lease(table: TableClient, partition: str, row_key: str, owner: str) -> None:
     try:
-        current = table.get_entity("lock", table_key(connection))
+        current = table.get_entity(partition, row_key)
     except ResourceNotFoundError:
         return
-    if current.get("owner") != job_id:
+    if current.get("owner") != owner:
         return
     with contextlib.suppress(HttpResponseError, ResourceNotFoundError):
-        table.delete_entity("lock", table_key(connection), etag=current.metadata["etag"],
+        table.delete_entity(partition, row_key, etag=current.metadata["etag"],
                             match_condition=MatchConditions.IfNotModified)
 
 
@@ -195,6 +199,11 @@ def claim_batch(table: TableClient, connection: str, batch_id: str, owner: str,
     False while another invocation holds a fresh claim; a stale claim (its holder crashed) is taken over.
     """
     return _take_lease(table, f"claim|{table_key(connection)}", batch_id, owner, ttl_s)
+
+
+def release_claim(table: TableClient, connection: str, batch_id: str, owner: str) -> None:
+    """Give a claim back (the write failed and the message will be retried): only if we still hold it."""
+    _release_lease(table, f"claim|{table_key(connection)}", batch_id, owner)
 
 
 def batch_info(table: TableClient, connection: str, batch_id: str) -> dict[str, Any] | None:

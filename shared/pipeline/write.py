@@ -48,11 +48,22 @@ def write_batch(rt: Runtime, msg: WriteMessage, *, dequeue_count: int = 1) -> di
                   outcome="skipped", batch_id=msg.batch_id, dequeue_count=dequeue_count, written=0,
                   reason="batch already written (redelivery)")
         return {"written": 0, "failed": 0, "deferred": 0, "duplicate": 1}
-    if not state.claim_batch(rt.state, conn.name, msg.batch_id, owner=f"{msg.batch_id}:{uuid.uuid4().hex}"):
+    owner = f"{msg.batch_id}:{uuid.uuid4().hex}"
+    if not state.claim_batch(rt.state, conn.name, msg.batch_id, owner=owner):
         # Another delivery of this batch is being written right now: retry later, then it is a duplicate.
         raise TransientError(f"batch {msg.batch_id} is being written by another invocation")
+    try:
+        return _write_claimed(rt, msg, dequeue_count, started)
+    except BaseException:
+        # The host retries this message: hand the claim back so the retry is not mistaken for a duplicate.
+        state.release_claim(rt.state, conn.name, msg.batch_id, owner)
+        raise
+
+
+def _write_claimed(rt: Runtime, msg: WriteMessage, dequeue_count: int, started: float) -> dict[str, int]:
     from shared.dataverse import Status, UpsertRecord
 
+    conn = rt.connection(msg.connection)
     writer = rt.writer(conn)
     requests_before = writer.requests_sent
     records = [UpsertRecord(table=r.table, key=r.key, payload=r.payload, ref=r.ref, parent_key=r.parent_key)

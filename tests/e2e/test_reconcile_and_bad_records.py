@@ -127,3 +127,16 @@ def test_operator_cli_answers_for_jobs_records_and_keys(ln_stack, capsys):
     assert main(["record", "--connection", ln_stack.connection, "--key", "nope|BP|X"]) == 1
     capsys.readouterr()
     assert main(["job", "no-such-job"]) == 1
+
+
+def test_a_dataverse_outage_longer_than_the_writers_retries_is_retried_by_the_queue(ln_stack):
+    """The writer gives up (TransientError), the host redelivers the message, the claim is handed back."""
+    bp = _supplier_only(ln_stack)[12]
+    ln_stack.cloudsuite.change_record("ln", "supplier", bp, Name="Outage Survivor GmbH")
+    fault = ln_stack.dataverse.faults.add(path=r"UpsertMultiple|\$batch", status=503, count=7)
+    before = len(ln_stack.host.invocations_of("write_dataverse"))
+    ln_stack.sync(timeout_s=180)
+    writes = ln_stack.host.invocations_of("write_dataverse")[before:]
+    assert fault.hits == 7
+    assert [w.succeeded for w in writes][-1] and not all(w.succeeded for w in writes)
+    assert _account(ln_stack, bp)["name"] == "Outage Survivor GmbH"

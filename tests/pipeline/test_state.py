@@ -55,3 +55,14 @@ def test_written_batches_remember_their_unconfirmed_keys(table):
     assert state.batch_written(table, "c1", "b-1")
     assert state.written_batches(table, "c1", ["b-1", "b-2", "b-3"]) == {"b-1": frozenset(), "b-2": frozenset({"k9"})}
     assert state.batch_info(table, "c1", "b-2")["unconfirmed"] == ["k9"]
+
+
+def test_a_batch_claim_blocks_a_second_writer_until_released_or_expired(table):
+    assert state.claim_batch(table, "c1", "b-9", owner="first")
+    assert not state.claim_batch(table, "c1", "b-9", owner="second")
+    state.release_claim(table, "c1", "b-9", owner="second")  # not the holder: no effect
+    assert not state.claim_batch(table, "c1", "b-9", owner="second")
+    state.release_claim(table, "c1", "b-9", owner="first")
+    assert state.claim_batch(table, "c1", "b-9", owner="second")
+    assert state.claim_batch(table, "c1", "b-10", owner="crashed", ttl_s=-1)
+    assert state.claim_batch(table, "c1", "b-10", owner="retry")
