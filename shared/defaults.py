@@ -83,6 +83,7 @@ DATAVERSE_RETRY_AFTER_DEFAULT_S = 2.0  # 429 without Retry-After: the documented
 DATAVERSE_RETRY_AFTER_MAX_S = 120.0  # a longer wait is cheaper as a queue retry than a sleeping function
 DATAVERSE_THROTTLE_BUDGET_S = 240.0  # total 429 wait per request before handing back to the queue
 DATAVERSE_PACE_SAFETY = 0.9  # after a 429, send at 90% of the rate the server admitted: a collision costs more
+DATAVERSE_PACE_DECLARED_SAFETY = 0.98  # when the 429 states its limit, send at 98% of it (timer jitter only)
 DATAVERSE_PACE_BACKOFF = 1.5  # a second 429 despite pacing: slow down by half again at least
 DATAVERSE_PACE_RELAX_PER_S = 0.002  # the pace loosens 0.2%/s: the 10% margin lasts ~1 min, a lifted limit is found
 DATAVERSE_PACE_HISTORY = 10_000  # send times remembered for learning the pace (covers a 6000/5 min window)

@@ -9,6 +9,7 @@ import email.utils
 import json
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -37,6 +38,7 @@ ODATA_HEADERS = {
 TRANSIENT_STATUSES = frozenset({500, 502, 503, 504})
 DOP_HINT_HEADER = "x-ms-dop-hint"
 CODE_TOO_MANY_CONCURRENT = "0x80072326"  # "Number of concurrent requests exceeded the limit of 52."
+CODE_TOO_MANY_REQUESTS = "0x80072322"  # "Number of requests exceeded the limit of 6000 over time window of ..."
 
 
 class DataverseError(FatalError):
@@ -65,6 +67,17 @@ def parse_error(status: int, body: bytes | str) -> tuple[str, str]:
     if isinstance(error, str):  # OAuth-style {"error": "...", "error_description": "..."}
         return error, text[: defaults.DATAVERSE_ERROR_SNIPPET_CHARS]
     return "", text.strip()[: defaults.DATAVERSE_ERROR_SNIPPET_CHARS] or f"HTTP {status}"
+
+
+_DECLARED_LIMIT = re.compile(r"limit of\s+([\d,]+)\s+over time window of\s+(\d+(?:\.\d+)?)\s+seconds")
+
+
+def parse_declared_limit(message: str) -> tuple[int, float] | None:
+    """(requests, seconds) from a request-count 429 message ("limit of 6000 over time window of 300 seconds")."""
+    match = _DECLARED_LIMIT.search(message or "")
+    if not match:
+        return None
+    return int(match.group(1).replace(",", "")), float(match.group(2))
 
 
 def parse_retry_after(value: str | None, now: Callable[[], float] = time.time) -> float | None:
@@ -237,7 +250,8 @@ class WebApiClient:
             self.concurrency.halve()
             sent_at = None
         self.concurrency.throttled()
-        self.gate.pause(wait, sent_at)
+        declared = parse_declared_limit(message) if code == CODE_TOO_MANY_REQUESTS else None
+        self.gate.pause(wait, sent_at, declared)
         if wait > defaults.DATAVERSE_RETRY_AFTER_MAX_S or waited_s + wait > defaults.DATAVERSE_THROTTLE_BUDGET_S:
             raise ThrottledError(f"Dataverse {method} {path} throttled ({code}: {message}); retry after "
                                  f"{wait:.0f} s", retry_after=wait)

@@ -40,25 +40,35 @@ class PauseGate:
     def interval(self) -> float:
         return self._interval
 
-    def pause(self, seconds: float, sent_at: float | None = None) -> None:
-        """A request sent at ``sent_at`` (a ``wait_open`` result) was throttled for ``seconds``."""
+    def pause(self, seconds: float, sent_at: float | None = None,
+              declared: tuple[int, float] | None = None) -> None:
+        """A request sent at ``sent_at`` (a ``wait_open`` result) was throttled for ``seconds``.
+
+        ``declared`` is the limit the 429 message states ("limit of 6000 over time window of 300 seconds"):
+        when present, the pace follows it instead of the estimate from the sends the server admitted.
+        """
         with self._cond:
             now = self._clock()
             self._resume_at = max(self._resume_at, now + max(seconds, 0.0))
             if sent_at is not None and seconds > 0:
                 with contextlib.suppress(ValueError):
                     self._sent.remove(sent_at)  # refused: it does not count as admitted
-                self._learn(now, seconds, sent_at)
+                self._learn(now, seconds, sent_at, declared)
             self._cond.notify_all()
 
-    def _learn(self, now: float, seconds: float, sent_at: float) -> None:
+    def _learn(self, now: float, seconds: float, sent_at: float, declared: tuple[int, float] | None = None) -> None:
         if sent_at >= self._episode_at:  # sent after the last episode began: a new episode
             self._episode_at, self._episode_wait, self._interval_before = now, seconds, self._interval
         else:  # sent before we knew: its longer wait is the server's penalty for the race, not the limit
             self._episode_wait = min(self._episode_wait, seconds)
         start, window = self._episode_at, self._episode_wait
         admitted = sum(1 for t in self._sent if start - window < t < start)
-        learned = window / (max(admitted, 1) * defaults.DATAVERSE_PACE_SAFETY)
+        if declared is not None and declared[0] > 0:
+            limit, span = declared
+            # A sliding window of ``span`` holds limit + 1 evenly spaced sends at exactly limit/span: aim one lower.
+            learned = span / (max(limit - 1, 1) * defaults.DATAVERSE_PACE_DECLARED_SAFETY)
+        else:
+            learned = window / (max(admitted, 1) * defaults.DATAVERSE_PACE_SAFETY)
         self._interval = max(learned, self._interval_before * defaults.DATAVERSE_PACE_BACKOFF)
         self._relaxed_at = now
 

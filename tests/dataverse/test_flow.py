@@ -136,3 +136,21 @@ def test_a_429_despite_pacing_slows_the_pace_down() -> None:
     sent = gate.wait_open()
     gate.pause(1.0, sent_at=sent)
     assert gate.interval >= paced * defaults.DATAVERSE_PACE_BACKOFF * (1 - defaults.DATAVERSE_PACE_RELAX_PER_S)
+
+
+def test_the_limit_a_429_message_declares_is_read_including_the_published_line_break() -> None:
+    from shared.dataverse.client import parse_declared_limit
+
+    assert parse_declared_limit("Number of requests exceeded the limit of 6000 over time window of 300 seconds.") == (
+        6000, 300.0)
+    assert parse_declared_limit("Number of requests exceeded the limit of\n8000 over time window of 300 seconds.") == (
+        8000, 300.0)
+    assert parse_declared_limit("Number of concurrent requests exceeded the limit of 52.") is None
+
+
+def test_a_declared_limit_sets_the_pace_just_under_it() -> None:
+    clock = FakeClock()
+    gate = PauseGate(clock)
+    sent = gate.wait_open()
+    gate.pause(1.0, sent_at=sent, declared=(20, 1.0))
+    assert gate.interval == pytest.approx(1.0 / (19 * defaults.DATAVERSE_PACE_DECLARED_SAFETY))
