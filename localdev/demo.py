@@ -108,7 +108,8 @@ def run(product: str, records: int) -> int:
         _say(f"  Dataverse requests: {len(stack.dataverse.requests())}, "
              f"largest request body {stack.dataverse.stats()['max_request_bytes']} bytes")
         _say("where to look next")
-        _say("  audit trail: table syncaudit (docs/audit.md); dead letters: table syncdeadletter")
+        _say("  audit trail: table syncaudit, dead letters: table syncdeadletter (docs/architecture.md);")
+        _say("    in a deployment: python -m shared.cli jobs|job|record (README, 'Operating it')")
         _say("  replay: POST /api/replay?connection=...&dry_run=true (docs/operations.md)")
         _say("  in Azure: the Application Insights workbook deployed by infra/ (docs/deploy.md)")
         ok = landed and first["written"] > 0 and idle["written"] == 0 and len(dead) == 1
