@@ -1,7 +1,7 @@
 """The audit trail in Table storage: what every job read, changed, wrote, skipped and failed, record by record.
 
 Table ``syncaudit`` (defaults.AUDIT_TABLE). One partition per job, so a job's rows are written in
-entity-group transactions and read back with one query (docs/audit.md has the full design):
+entity-group transactions and read back with one query (docs/architecture.md has the full design):
 
     job|<job id>        | run                           poll summary: connection, entity, window, read, pages, status
     job|<job id>        | page|<page:06d>               transform: read, mapped, invalid, unchanged, rows, batches

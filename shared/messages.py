@@ -4,7 +4,7 @@ What the Functions host hands a queue function is the base64-decoded message bod
 UTF-8 JSON. A page of 1,000 CloudSuite records or a 256 KB Dataverse batch is several times larger than the
 49,152 raw bytes a 64 KB (base64) queue message can carry, but JSON compresses 5-10x, so most messages
 travel inline; a body still too large after compression is stored as a blob in AzureWebJobsStorage and the
-message carries a pointer (``claim``). docs/messages.md has the schemas and the measurements behind this.
+message carries a pointer (``claim``). docs/architecture.md has the schemas and the measurements behind this.
 
 Envelope (all kinds)::
 
