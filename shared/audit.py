@@ -18,8 +18,6 @@ X" = its hash-shard entry (which batch) -> the batch's state row (which job) -> 
 
 from __future__ import annotations
 
-import gzip
-import json
 from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -28,7 +26,7 @@ from typing import Any
 from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
-from shared import state
+from shared import jsonz, state
 from shared.redaction import redact
 from shared.state import now_iso, submit_in_transactions, table_key
 
@@ -130,11 +128,11 @@ def job_report(table: TableClient, job_id: str) -> dict[str, Any]:
 
 def pack_results(results: list[list[str]]) -> bytes:
     """A batch's per-record results ([key, outcome, Dataverse id]) as one compact binary property."""
-    return gzip.compress(json.dumps(results, ensure_ascii=False, separators=(",", ":")).encode(), mtime=0)
+    return jsonz.dumps(results)
 
 
 def unpack_results(data: Any) -> list[list[str]]:
-    return json.loads(gzip.decompress(bytes(data))) if data else []
+    return jsonz.loads(data) if data else []
 
 
 def record_history(audit: TableClient, state_table: TableClient, deadletters: TableClient, connection: str,

@@ -14,14 +14,13 @@ the table holds the current problems, while the audit trail keeps the history.
 from __future__ import annotations
 
 import base64
-import gzip
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from azure.data.tables import TableClient, UpdateMode
 
+from shared import jsonz
 from shared.redaction import redact
 from shared.state import now_iso, table_key
 
@@ -34,12 +33,11 @@ STATUS_PARKED = "parked"
 
 def pack_payload(obj: Any) -> str:
     """gzip + base64 JSON: small enough for a table property, opaque to casual readers of the table."""
-    raw = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    return base64.b64encode(gzip.compress(raw, mtime=0)).decode("ascii")
+    return base64.b64encode(jsonz.dumps(obj)).decode("ascii")
 
 
 def unpack_payload(text: str) -> Any:
-    return json.loads(gzip.decompress(base64.b64decode(text)).decode("utf-8"))
+    return jsonz.loads(base64.b64decode(text))
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,6 @@ written and the key is not among that batch's unconfirmed (failed or deferred) k
 from __future__ import annotations
 
 import bisect
-import gzip
-import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +24,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 
-from shared import defaults
+from shared import defaults, jsonz
 from shared.errors import TransientError
 from shared.state import table_key, untable_key
 
@@ -58,11 +56,11 @@ def _encode(entries: Mapping[str, Entry]) -> bytes:
     index = {b: i for i, b in enumerate(batches)}
     doc = {"v": 1, "b": batches, "k": keys, "h": [entries[k].hash for k in keys],
            "i": [index[entries[k].batch_id] for k in keys]}
-    return gzip.compress(json.dumps(doc, separators=(",", ":")).encode(), mtime=0)
+    return jsonz.dumps(doc)
 
 
 def _decode(data: bytes) -> dict[str, Entry]:
-    doc = json.loads(gzip.decompress(data))
+    doc = jsonz.loads(data)
     batches = doc["b"]
     return {k: Entry(h, batches[i]) for k, h, i in zip(doc["k"], doc["h"], doc["i"], strict=True)}
 

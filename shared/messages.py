@@ -14,21 +14,18 @@ Envelope (all kinds)::
 
 from __future__ import annotations
 
-import gzip
-import json
 import uuid
 from collections.abc import Callable
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, dataclass, fields
 from typing import Any
 
-from shared import defaults
+from shared import defaults, jsonz
 from shared.errors import RecordError
 
 PAGE_SCHEMA = "cloudsuite-sync/page"
 WRITE_SCHEMA = "cloudsuite-sync/write"
 CLAIM_SCHEMA = "cloudsuite-sync/claim"
 VERSION = 1
-_GZIP_MAGIC = b"\x1f\x8b"
 
 
 class MessageError(RecordError):
@@ -100,13 +97,6 @@ def _document(message: Message) -> dict[str, Any]:
     return doc
 
 
-def _to_json(message: Message) -> bytes:
-    return json.dumps(_document(message), ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
-
-
-def _compress(data: bytes) -> bytes:
-    # mtime=0 keeps the bytes deterministic: the same message always encodes the same way.
-    return gzip.compress(data, compresslevel=6, mtime=0)
 
 
 def encoded_size(body: bytes) -> int:
@@ -129,27 +119,25 @@ class Encoded:
     body: bytes
     blob: str | None = None
     raw_bytes: int = 0
-    stats: dict[str, int] = field(default_factory=dict)
 
 
 def encode(message: Message, put_blob: BlobPut) -> Encoded:
     """gzip the message; when still too large for a queue message, store it as a blob and send a pointer."""
-    raw = _to_json(message)
-    body = _compress(raw)
+    raw = jsonz.to_json(_document(message))
+    body = jsonz.compress(raw)
     if fits_queue(body):
         return Encoded(body=body, raw_bytes=len(raw))
     blob = f"{message.connection}/{message.job_id}/{uuid.uuid4().hex}.json.gz"
     put_blob(blob, body)
     pointer = {"schema": CLAIM_SCHEMA, "version": VERSION, "blob": blob, "kind": message.schema,
                "job_id": message.job_id, "connection": message.connection, "entity": message.entity}
-    return Encoded(body=_compress(json.dumps(pointer).encode()), blob=blob, raw_bytes=len(raw))
+    return Encoded(body=jsonz.dumps(pointer), blob=blob, raw_bytes=len(raw))
 
 
 def _load_json(body: bytes) -> dict[str, Any]:
     try:
-        data = gzip.decompress(body) if body[:2] == _GZIP_MAGIC else body
-        doc = json.loads(data.decode("utf-8"))
-    except (OSError, EOFError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        doc = jsonz.loads(body)
+    except (OSError, EOFError, UnicodeDecodeError, ValueError) as exc:
         raise MessageError(f"message body is not gzip/JSON: {type(exc).__name__}", code="message.undecodable") from None
     if not isinstance(doc, dict):
         raise MessageError("message body is not a JSON object", code="message.undecodable")

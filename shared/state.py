@@ -12,8 +12,6 @@ Table ``syncstate`` (defaults.STATE_TABLE); partition and row keys:
 from __future__ import annotations
 
 import contextlib
-import gzip
-import json
 import threading
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
@@ -23,7 +21,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
-from shared import defaults
+from shared import defaults, jsonz
 
 _FORBIDDEN = {"/", "\\", "#", "?", "%"} | {chr(c) for c in range(0x20)} | {chr(c) for c in range(0x7F, 0xA0)}
 
@@ -147,11 +145,11 @@ _cache_lock = threading.Lock()
 
 
 def _pack_keys(keys: Iterable[str]) -> bytes:
-    return gzip.compress(json.dumps(sorted(keys), ensure_ascii=False).encode(), mtime=0)
+    return jsonz.dumps(sorted(keys))
 
 
 def _unpack_keys(data: Any) -> frozenset[str]:
-    return frozenset(json.loads(gzip.decompress(bytes(data)))) if data else frozenset()
+    return frozenset(jsonz.loads(data)) if data else frozenset()
 
 
 def batch_written(table: TableClient, connection: str, batch_id: str) -> bool:

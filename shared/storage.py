@@ -8,6 +8,7 @@ base64-encode, exactly like the Functions host expects (its default ``messageEnc
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from azure.data.tables import TableClient, TableServiceClient
@@ -20,9 +21,7 @@ if TYPE_CHECKING:
     from azure.storage.blob import ContainerClient
 
 _lock = threading.Lock()
-_queues: dict[tuple[StorageSettings, str], QueueClient] = {}
-_tables: dict[tuple[StorageSettings, str], TableClient] = {}
-_containers: dict[tuple[StorageSettings, str], Any] = {}
+_clients: dict[tuple[str, StorageSettings, str], Any] = {}  # (kind, account, name) -> client
 _credential: TokenCredential | None = None
 
 
@@ -36,34 +35,40 @@ def _identity(storage: StorageSettings) -> TokenCredential:
     return _credential
 
 
+def _cached(kind: str, storage: StorageSettings, name: str, build: Callable[[], Any]) -> Any:
+    key = (kind, storage, name)
+    with _lock:
+        if key not in _clients:
+            _clients[key] = build()
+        return _clients[key]
+
+
 def queue_client(settings: AppSettings, name: str) -> QueueClient:
     """A client for queue ``name`` that sends and receives bytes, base64-encoded on the wire (cached)."""
     storage = settings.storage
-    key = (storage, name)
-    with _lock:
-        if key not in _queues:
-            policies = {"message_encode_policy": BinaryBase64EncodePolicy(),
-                        "message_decode_policy": BinaryBase64DecodePolicy()}
-            if storage.connection_string:
-                client = QueueClient.from_connection_string(storage.connection_string, name, **policies)
-            else:
-                client = QueueClient(str(storage.queue_uri), name, credential=_identity(storage), **policies)
-            _queues[key] = client
-        return _queues[key]
+    policies = {"message_encode_policy": BinaryBase64EncodePolicy(),
+                "message_decode_policy": BinaryBase64DecodePolicy()}
+
+    def build() -> QueueClient:
+        if storage.connection_string:
+            return QueueClient.from_connection_string(storage.connection_string, name, **policies)
+        return QueueClient(str(storage.queue_uri), name, credential=_identity(storage), **policies)
+
+    return _cached("queue", storage, name, build)
 
 
 def table_client(settings: AppSettings, name: str) -> TableClient:
     """A client for table ``name`` (cached)."""
     storage = settings.storage
-    key = (storage, name)
-    with _lock:
-        if key not in _tables:
-            if storage.connection_string:
-                service = TableServiceClient.from_connection_string(storage.connection_string)
-            else:
-                service = TableServiceClient(str(storage.table_uri), credential=_identity(storage))
-            _tables[key] = service.get_table_client(name)
-        return _tables[key]
+
+    def build() -> TableClient:
+        if storage.connection_string:
+            service = TableServiceClient.from_connection_string(storage.connection_string)
+        else:
+            service = TableServiceClient(str(storage.table_uri), credential=_identity(storage))
+        return service.get_table_client(name)
+
+    return _cached("table", storage, name, build)
 
 
 def container_client(settings: AppSettings, name: str) -> ContainerClient:
@@ -71,20 +76,16 @@ def container_client(settings: AppSettings, name: str) -> ContainerClient:
     from azure.storage.blob import ContainerClient
 
     storage = settings.storage
-    key = (storage, name)
-    with _lock:
-        if key not in _containers:
-            if storage.connection_string:
-                client = ContainerClient.from_connection_string(storage.connection_string, name)
-            else:
-                client = ContainerClient(str(storage.blob_uri), name, credential=_identity(storage))
-            _containers[key] = client
-        return _containers[key]
+
+    def build() -> ContainerClient:
+        if storage.connection_string:
+            return ContainerClient.from_connection_string(storage.connection_string, name)
+        return ContainerClient(str(storage.blob_uri), name, credential=_identity(storage))
+
+    return _cached("container", storage, name, build)
 
 
 def reset_clients() -> None:
     """Forget cached clients (settings changed, e.g. a new local stack)."""
     with _lock:
-        _queues.clear()
-        _tables.clear()
-        _containers.clear()
+        _clients.clear()

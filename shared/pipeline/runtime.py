@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import TableClient
@@ -169,6 +169,3 @@ def reset_runtimes() -> None:
             rt.close()
         _runtimes.clear()
 
-
-def describe(rt: Runtime) -> dict[str, Any]:
-    return {"connections": sorted(rt.connections)}
