@@ -221,6 +221,8 @@ class WebApiClient:
                                   f"{exc}") from None
             except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
                 return exc
+            finally:
+                self.gate.finished(sent_at)
         response.sent_at = sent_at  # type: ignore[attr-defined]  # for the pause gate's pace
         response.token = token  # type: ignore[attr-defined]  # for a renewal after 401
         hint = response.headers.get(DOP_HINT_HEADER)

@@ -4,7 +4,7 @@ concurrent requests for the same record)."""
 
 from __future__ import annotations
 
-import contextlib
+import math
 import threading
 import time
 from collections import deque
@@ -18,10 +18,18 @@ class PauseGate:
     """Throttling shared by every sender of one environment.
 
     After a 429 every sender waits until the Retry-After has passed (requests already on the wire finish). The
-    gate also learns a pace from the 429: the sends the server admitted during the last Retry-After span are
-    what it tolerates, so later sends are spaced to a little under that rate instead of bursting into the
-    limit again (each request that arrives during a wait lengthens it). The pace relaxes slowly with time
-    (its 10% margin over about a minute), so a limit that was lifted is found again.
+    gate then keeps later sends out of the limit instead of bursting into it again (each request that arrives
+    during a wait lengthens it):
+
+    * When the 429 message states its limit ("limit of 6000 over time window of 300 seconds"), the gate keeps a
+      send window: a send waits until fewer than that many of our requests count against the window. A request
+      counts from when it was sent until ``window`` after its response came back; the server saw it somewhere in
+      between, so no sliding window of the server's can hold more than the limit of ours, however the network
+      delays them, and a request on the wire still counts. A 429 despite the window means others share the app
+      user (other instances): the allowance drops by ``DATAVERSE_PACE_BACKOFF`` and recovers slowly.
+    * Otherwise the pace is learned: the sends the server admitted during the last Retry-After span are what it
+      tolerates, so later sends are spaced to a little under that rate. The pace relaxes slowly with time (its
+      10% margin over about a minute), so a limit that was lifted is found again.
     """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
@@ -33,65 +41,129 @@ class PauseGate:
         self._episode_at = -1.0  # when the latest 429 episode began (429s for earlier sends belong to it)
         self._episode_wait = 0.0  # shortest Retry-After of the episode (the others include race penalties)
         self._interval_before = 0.0  # the pace before the episode began
-        self._sent: deque[float] = deque(maxlen=defaults.DATAVERSE_PACE_HISTORY)
-        self._relaxed_at = 0.0  # when the pace was last loosened (or learned)
+        self._allowance_before: float | None = None  # the send window's allowance before the episode began
+        # Our sends, oldest first: [sent_at, done_at] (done_at is inf while the request is on the wire).
+        self._sent: deque[list[float]] = deque(maxlen=defaults.DATAVERSE_PACE_HISTORY)
+        self._relaxed_at = 0.0  # when the pace (or allowance) was last loosened (or learned)
+        self._window: tuple[int, float] | None = None  # the declared limit: (requests, seconds)
+        self._allowance = 0.0  # requests the send window lets us have in it (<= the declared limit)
 
     @property
     def interval(self) -> float:
         return self._interval
+
+    @property
+    def window(self) -> tuple[int, float] | None:
+        """The send window in force: (requests we allow ourselves, seconds), or None."""
+        return None if self._window is None else (int(self._allowance), self._window[1])
 
     def pause(self, seconds: float, sent_at: float | None = None,
               declared: tuple[int, float] | None = None) -> None:
         """A request sent at ``sent_at`` (a ``wait_open`` result) was throttled for ``seconds``.
 
         ``declared`` is the limit the 429 message states ("limit of 6000 over time window of 300 seconds"):
-        when present, the pace follows it instead of the estimate from the sends the server admitted.
+        when present, sends keep within it (the send window) instead of the pace learned from admitted sends.
         """
         with self._cond:
             now = self._clock()
             self._resume_at = max(self._resume_at, now + max(seconds, 0.0))
             if sent_at is not None and seconds > 0:
-                with contextlib.suppress(ValueError):
-                    self._sent.remove(sent_at)  # refused: it does not count as admitted
+                self._forget(sent_at)  # refused: it does not count as admitted, nor against the window
                 self._learn(now, seconds, sent_at, declared)
             self._cond.notify_all()
+
+    def finished(self, sent_at: float) -> None:
+        """The request sent at ``sent_at`` has its response (or failed): its window time starts running out."""
+        with self._cond:
+            for entry in reversed(self._sent):
+                if entry[0] == sent_at and entry[1] == math.inf:
+                    entry[1] = self._clock()
+                    break
+            self._cond.notify_all()
+
+    def _forget(self, sent_at: float) -> None:
+        for entry in reversed(self._sent):
+            if entry[0] == sent_at:
+                self._sent.remove(entry)
+                return
 
     def _learn(self, now: float, seconds: float, sent_at: float, declared: tuple[int, float] | None = None) -> None:
         if sent_at >= self._episode_at:  # sent after the last episode began: a new episode
             self._episode_at, self._episode_wait, self._interval_before = now, seconds, self._interval
+            self._allowance_before = self._allowance if self._window is not None else None
         else:  # sent before we knew: its longer wait is the server's penalty for the race, not the limit
             self._episode_wait = min(self._episode_wait, seconds)
-        start, window = self._episode_at, self._episode_wait
-        admitted = sum(1 for t in self._sent if start - window < t < start)
+        self._relaxed_at = now
         if declared is not None and declared[0] > 0:
             limit, span = declared
-            # A sliding window of ``span`` holds limit + 1 evenly spaced sends at exactly limit/span: aim one lower.
-            learned = span / (max(limit - 1, 1) * defaults.DATAVERSE_PACE_DECLARED_SAFETY)
-        else:
-            learned = window / (max(admitted, 1) * defaults.DATAVERSE_PACE_SAFETY)
+            allowance = float(limit)
+            if self._allowance_before is not None:  # throttled inside the window we kept: others share it
+                allowance = min(allowance, self._allowance_before / defaults.DATAVERSE_PACE_BACKOFF)
+            self._window, self._allowance, self._interval = (limit, span), max(allowance, 1.0), 0.0
+            if self._sent.maxlen is not None and self._sent.maxlen <= limit:
+                self._sent = deque(self._sent, maxlen=limit + 1)  # the window must see every send it counts
+            return
+        start, window = self._episode_at, self._episode_wait
+        admitted = sum(1 for t, _ in self._sent if start - window < t < start)
+        learned = window / (max(admitted, 1) * defaults.DATAVERSE_PACE_SAFETY)
         self._interval = max(learned, self._interval_before * defaults.DATAVERSE_PACE_BACKOFF)
-        self._relaxed_at = now
 
     def remaining(self) -> float:
         with self._cond:
             return max(self._resume_at - self._clock(), 0.0)
 
+    def _window_opens_at(self, now: float) -> float | None:
+        """When the send window next has room (``now`` if it has room; None: when a request finishes)."""
+        if self._window is None:
+            return now
+        span = self._window[1]
+        room = int(self._allowance)
+        expiries: list[float] = []
+        counted = 0
+        for sent_at, done_at in reversed(self._sent):
+            if done_at + span > now:
+                counted += 1
+                if done_at != math.inf:
+                    expiries.append(done_at + span)
+            elif sent_at + span + defaults.DATAVERSE_READ_TIMEOUT_S < now:
+                break  # older sends have all finished long ago
+        if counted < room:
+            return now
+        excess = counted - room + 1  # this many must leave the window first
+        if excess > len(expiries):
+            return None
+        return sorted(expiries)[excess - 1]
+
     def wait_open(self) -> float:
-        """Block while paused or until the pace allows the next send; return the send time."""
+        """Block while paused or until the pace or send window allows the next send; return the send time."""
         with self._cond:
             while True:
                 now = self._clock()
-                wait = max(self._resume_at, self._next_at) - now
+                self._relax(now)
+                opens = self._window_opens_at(now)
+                if opens is None:  # every counted request is still on the wire: wait for one to finish
+                    self._cond.wait(timeout=1.0)
+                    continue
+                wait = max(self._resume_at, self._next_at, opens) - now
                 if wait <= 0:
                     break
                 self._cond.wait(timeout=wait)
             if self._interval:
-                # Loosen with time, not with sends: the safety margin lasts about a minute at any rate.
-                self._interval *= max(0.0, 1.0 - defaults.DATAVERSE_PACE_RELAX_PER_S * (now - self._relaxed_at))
-                self._relaxed_at = now
                 self._next_at = now + self._interval
-            self._sent.append(now)
+            self._sent.append([now, math.inf])
             return now
+
+    def _relax(self, now: float) -> None:
+        """Loosen with time, not with sends: the safety margin lasts about a minute at any rate."""
+        elapsed = now - self._relaxed_at
+        if elapsed <= 0:
+            return
+        if self._interval:
+            self._interval *= max(0.0, 1.0 - defaults.DATAVERSE_PACE_RELAX_PER_S * elapsed)
+        if self._window is not None and self._allowance < self._window[0]:
+            self._allowance = min(float(self._window[0]),
+                                  self._allowance + self._window[0] * defaults.DATAVERSE_PACE_RELAX_PER_S * elapsed)
+        self._relaxed_at = now
 
 
 class ConcurrencyLimit:

@@ -148,9 +148,80 @@ def test_the_limit_a_429_message_declares_is_read_including_the_published_line_b
     assert parse_declared_limit("Number of concurrent requests exceeded the limit of 52.") is None
 
 
-def test_a_declared_limit_sets_the_pace_just_under_it() -> None:
+def _wait_open_at(gate: PauseGate, clock: FakeClock, ticks: list[float]) -> float:
+    """``gate.wait_open()`` on a fake clock: each time the gate waits, the clock jumps to the next tick."""
+    result: list[float] = []
+    thread = threading.Thread(target=lambda: result.append(gate.wait_open()))
+    thread.start()
+    for tick in ticks:
+        thread.join(0.05)
+        if not thread.is_alive():
+            break
+        clock.now = tick
+        with gate._cond:  # wake the waiter so it reads the new time
+            gate._cond.notify_all()
+    thread.join(2.0)
+    assert result, "wait_open never returned"
+    return result[0]
+
+
+def test_a_declared_limit_keeps_every_window_within_it_counting_until_the_response_plus_the_window() -> None:
     clock = FakeClock()
     gate = PauseGate(clock)
-    sent = gate.wait_open()
-    gate.pause(1.0, sent_at=sent, declared=(20, 1.0))
-    assert gate.interval == pytest.approx(1.0 / (19 * defaults.DATAVERSE_PACE_DECLARED_SAFETY))
+    for sent_at, done_at in ((100.0, 100.5), (100.5, 100.6), (100.6, 100.9)):  # three admitted sends
+        clock.now = sent_at
+        assert gate.wait_open() == sent_at
+        clock.now = done_at
+        gate.finished(sent_at)
+    refused = gate.wait_open()  # the fourth is refused: 3 per 2 s
+    clock.now = 100.95
+    gate.finished(refused)
+    gate.pause(1.0, sent_at=refused, declared=(3, 2.0))
+    assert gate.interval == 0  # no fixed pace: the window decides
+    assert gate.window == (3, 2.0)
+    # The Retry-After ends at 101.95, but the three admitted sends count until 2 s after their responses.
+    assert _wait_open_at(gate, clock, [101.95, 102.5]) == 102.5
+    # That one is on the wire; the next waits for the second response's window (the refused one never counts).
+    assert _wait_open_at(gate, clock, [102.55, 102.6]) == 102.6
+
+
+def test_a_request_on_the_wire_holds_its_place_in_the_send_window() -> None:
+    clock = FakeClock()
+    gate = PauseGate(clock)
+    refused = gate.wait_open()
+    gate.finished(refused)
+    gate.pause(1.0, sent_at=refused, declared=(1, 1.0))
+    clock.now += 5.0
+    on_the_wire = gate.wait_open()
+    waiter: list[float] = []
+    thread = threading.Thread(target=lambda: waiter.append(gate.wait_open()))
+    thread.start()
+    clock.now += 10.0  # long after the window: still blocked, because the request has no response yet
+    thread.join(0.1)
+    assert not waiter
+    gate.finished(on_the_wire)  # answered now: it counts for one more window
+    clock.now += 1.0
+    with gate._cond:
+        gate._cond.notify_all()
+    thread.join(2.0)
+    assert waiter == [clock.now]
+
+
+def test_a_429_inside_the_declared_window_means_a_shared_user_and_lowers_the_allowance() -> None:
+    clock = FakeClock()
+    gate = PauseGate(clock)
+    refused = gate.wait_open()
+    gate.finished(refused)
+    gate.pause(1.0, sent_at=refused, declared=(30, 1.0))
+    assert gate.window == (30, 1.0)
+    clock.now += 1.5
+    refused = gate.wait_open()  # sent inside the window we keep, and still refused: somebody else uses it too
+    gate.finished(refused)
+    gate.pause(1.0, sent_at=refused, declared=(30, 1.0))
+    assert gate.window == (int(30 / defaults.DATAVERSE_PACE_BACKOFF), 1.0)
+    clock.now += 100.0  # the allowance recovers with time, never above the declared limit
+    gate.wait_open()
+    assert gate.window == (int(20 + 30 * defaults.DATAVERSE_PACE_RELAX_PER_S * 100.0), 1.0)
+    clock.now += 10_000.0
+    gate.wait_open()
+    assert gate.window == (30, 1.0)
