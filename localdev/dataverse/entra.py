@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import hmac
 import json
 import secrets
@@ -14,9 +15,16 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
 from localdev.simserver import Request, Response
 
 MSI_PATH = "/msi/token"
+JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+CLOCK_SKEW_S = 300  # Entra tolerates five minutes of clock skew on assertion times
 
 
 @dataclass
@@ -30,6 +38,17 @@ class Token:
 def _b64(data: dict[str, Any]) -> str:
     raw = json.dumps(data, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _thumbprints(certificate: x509.Certificate) -> tuple[str, str]:
+    """The certificate's ``x5t`` (SHA-1) and ``x5t#S256`` (SHA-256) thumbprints, base64url as in a JWT header."""
+    sha1, sha256 = (base64.urlsafe_b64encode(certificate.fingerprint(algorithm)).decode().rstrip("=")
+                    for algorithm in (hashes.SHA1(), hashes.SHA256()))  # noqa: S303 - x5t is SHA-1 (RFC 7515)
+    return sha1, sha256
 
 
 class Entra:
@@ -49,6 +68,16 @@ class Entra:
         self._tokens: dict[str, Token] = {}
         self._lock = threading.Lock()
         self.issued = 0
+        self._certificates: dict[str, x509.Certificate] = {}  # thumbprint (x5t or x5t#S256) -> certificate
+
+    def add_certificate(self, pem: bytes) -> None:
+        """Register a certificate (public part, PEM) on the app, as uploaded under "Certificates & secrets"."""
+        certificate = x509.load_pem_x509_certificate(pem)
+        for thumbprint in _thumbprints(certificate):
+            self._certificates[thumbprint] = certificate
+
+    def clear_certificates(self) -> None:
+        self._certificates.clear()
 
     # ---- token bookkeeping --------------------------------------------------------------------------------------
 
@@ -159,11 +188,21 @@ class Entra:
                                    f"Application with identifier '{client_id}' was not found in the directory "
                                    f"'{tenant}'. This can happen if the application has not been installed by the "
                                    "administrator of the tenant or consented to by any user in the tenant.")
-        if not secret:
+        assertion = form.get("client_assertion")
+        client_auth = "secret"
+        if assertion is not None:
+            if form.get("client_assertion_type") != JWT_BEARER:
+                return self._aad_error(400, "invalid_request", 50027,
+                                       "Invalid client_assertion_type: it must be '" + JWT_BEARER + "'.")
+            refused = self._check_assertion(tenant, client_id, assertion)
+            if refused is not None:
+                return refused
+            client_auth = "assertion " + str(json.loads(_unb64(assertion.split(".")[0])).get("alg"))
+        elif not secret:
             return self._aad_error(401, "invalid_client", 7000218,
                                    "The request body must contain the following parameter: 'client_assertion' or "
                                    "'client_secret'.")
-        if not hmac.compare_digest(secret.encode(), self.client_secret.encode()):
+        elif not hmac.compare_digest(secret.encode(), self.client_secret.encode()):
             return self._aad_error(401, "invalid_client", 7000215,
                                    "Invalid client secret provided. Ensure the secret being sent in the request is "
                                    f"the client secret value, not the client secret ID, for a secret added to app "
@@ -178,8 +217,49 @@ class Entra:
                                   "ext_expires_in": self.token_lifetime_s, "access_token": token.value},
                                  headers={"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"},
                                  content_type="application/json; charset=utf-8")
-        response.info = {"kind": "token", "operations": 1}  # type: ignore[attr-defined]
+        response.info = {"kind": "token", "operations": 1, "client_auth": client_auth}  # type: ignore[attr-defined]
         return response
+
+    def _check_assertion(self, tenant: str, client_id: str, assertion: str) -> Response | None:
+        """Verify a certificate client assertion (private_key_jwt): None if valid, else Entra's error response.
+
+        Header ``alg`` RS256 with ``x5t`` (SHA-1) or PS256 with ``x5t#S256`` (what MSAL Python sends); claims
+        ``aud`` = this token endpoint, ``iss`` = ``sub`` = the client id, ``exp``/``nbf`` within five minutes' skew.
+        """
+        def invalid(code: int, description: str) -> Response:
+            return self._aad_error(401, "invalid_client", code, description)
+
+        try:
+            head_b64, claims_b64, signature_b64 = assertion.split(".")
+            header, claims = json.loads(_unb64(head_b64)), json.loads(_unb64(claims_b64))
+            signature = _unb64(signature_b64)
+        except (ValueError, binascii.Error):
+            return self._aad_error(400, "invalid_request", 50027, "JWT token is invalid or malformed.")
+        thumbprint = str(header.get("x5t#S256") or header.get("x5t") or "")
+        certificate = self._certificates.get(thumbprint.rstrip("="))  # MSAL keeps base64 padding; Entra accepts it
+        if certificate is None:
+            return invalid(700027, "The certificate with identifier used to sign the client assertion is not "
+                                   "registered on application. [Reason - The key was not found., Thumbprint of key "
+                                   f"used by client: '{thumbprint}']")
+        schemes = {"RS256": padding.PKCS1v15(),
+                   "PS256": padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)}  # RFC 7518 3.5
+        key = certificate.public_key()
+        if header.get("alg") not in schemes or not isinstance(key, rsa.RSAPublicKey):
+            return invalid(700027, f"Client assertion contains an invalid signature algorithm {header.get('alg')!r}.")
+        try:
+            key.verify(signature, f"{head_b64}.{claims_b64}".encode(), schemes[header["alg"]], hashes.SHA256())
+        except InvalidSignature:
+            return invalid(700027, "Client assertion failed signature validation.")
+        if claims.get("iss") != client_id or claims.get("sub") != client_id:
+            return invalid(700021, "Client assertion application identifier doesn't match 'client_id' parameter.")
+        if claims.get("aud") != f"{self.authority}/{tenant}/oauth2/v2.0/token":
+            return invalid(700212, f"Client assertion audience claim does not match Realm issuer "
+                                   f"'{claims.get('aud')}'.")
+        now = time.time()
+        if not isinstance(claims.get("exp"), int | float) or claims["exp"] + CLOCK_SKEW_S < now \
+                or claims.get("nbf", now) - CLOCK_SKEW_S > now:
+            return invalid(700024, "Client assertion is not within its valid time range.")
+        return None
 
     def handle_msi(self, request: Request) -> Response:
         """App Service / Functions managed-identity endpoint (IDENTITY_ENDPOINT, api-version 2019-08-01)."""

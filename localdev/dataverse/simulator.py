@@ -186,8 +186,8 @@ class DataverseSimulator:
         self.entra.expire_all()
 
     def reset(self, *, log: bool = True) -> None:
-        """Back to the state after construction: rows, schema and keys, poison, throttle, faults, switches, log.
-        Issued tokens stay valid, so a shared simulator can be reset between tests."""
+        """Back to the state after construction: rows, schema and keys, poison, throttle, faults, switches, log,
+        registered certificates. Issued tokens stay valid, so a shared simulator can be reset between tests."""
         with self.store.lock:
             self.store.reinit(default_tables())
             self._provision(self._initial["custom_columns"], self._initial["keys"])
@@ -196,6 +196,7 @@ class DataverseSimulator:
         self.clear_poison()
         self.throttler.configure()
         self.faults.clear()
+        self.entra.clear_certificates()
         if log:
             self.server.clear_log()
             self.msi_server.clear_log()

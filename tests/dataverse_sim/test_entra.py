@@ -150,3 +150,92 @@ def test_default_azure_credential_environment_route(sim, monkeypatch):
         monkeypatch.setenv(name, value)
     cred = DefaultAzureCredential(disable_instance_discovery=True, exclude_managed_identity_credential=True)
     assert Api(sim, cred.get_token(sim.scope).token).get("WhoAmI").status_code == 200
+
+
+# ---- certificate credentials (private_key_jwt) -----------------------------------------------------------------
+
+def _certificate() -> tuple[str, str]:
+    """A fresh RSA key and self-signed certificate, both PEM."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sim-app")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+            .sign(key, hashes.SHA256()))
+    return (key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                              serialization.NoEncryption()).decode(),
+            cert.public_bytes(serialization.Encoding.PEM).decode())
+
+
+def _assertion(sim: DataverseSimulator, key_pem: str, cert_pem: str, **claims: object) -> str:
+    import base64
+    import uuid
+
+    import jwt  # PyJWT: MSAL's own JWT library
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    cert = x509.load_pem_x509_certificate(cert_pem.encode())
+    x5t = base64.urlsafe_b64encode(cert.fingerprint(hashes.SHA256())).decode().rstrip("=")
+    now = time.time()
+    payload = {"aud": f"{sim.authority}/{TENANT}/oauth2/v2.0/token", "iss": CLIENT_ID, "sub": CLIENT_ID,
+               "exp": now + 600, "iat": now, "nbf": now, "jti": str(uuid.uuid4()), **claims}
+    return jwt.encode(payload, key_pem, algorithm="PS256", headers={"x5t#S256": x5t})
+
+
+def _assertion_form(sim: DataverseSimulator, assertion: str) -> requests.Response:
+    form = {"client_id": CLIENT_ID, "grant_type": "client_credentials", "scope": sim.scope,
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "client_assertion": assertion}
+    return requests.post(f"{sim.authority}/{TENANT}/oauth2/v2.0/token", data=form, verify=sim.ca_bundle, timeout=10)
+
+
+def test_msal_with_a_public_certificate_signs_ps256_with_the_sha256_thumbprint_and_gets_a_token(sim):
+    import msal
+
+    key_pem, cert_pem = _certificate()
+    sim.entra.add_certificate(cert_pem.encode())
+    session = requests.Session()
+    session.trust_env = False  # this machine's REQUESTS_CA_BUNDLE would override the session's verify
+    session.verify = sim.ca_bundle
+    app = msal.ConfidentialClientApplication(
+        CLIENT_ID, authority=f"{sim.authority}/{TENANT}", http_client=session, instance_discovery=False,
+        client_credential={"private_key": key_pem, "public_certificate": cert_pem})
+    result = app.acquire_token_for_client(scopes=[sim.scope])
+    assert result.get("token_type") == "Bearer", result.get("error_description")
+    assert sim.entra.validate(f"Bearer {result['access_token']}") is not None
+    assert [r.info["client_auth"] for r in sim.requests("oauth2/v2.0/token")] == ["assertion PS256"]
+
+
+@pytest.mark.parametrize(("claims", "code"), [
+    ({"exp": time.time() - 3600}, "AADSTS700024"),  # expired (beyond the 5 min skew)
+    ({"nbf": time.time() + 3600}, "AADSTS700024"),  # not yet valid
+    ({"iss": "someone-else", "sub": "someone-else"}, "AADSTS700021"),
+    ({"aud": "https://login.microsoftonline.com/other/oauth2/v2.0/token"}, "AADSTS700212"),
+])
+def test_an_assertion_with_bad_claims_is_invalid_client(sim, claims, code):
+    key_pem, cert_pem = _certificate()
+    sim.entra.add_certificate(cert_pem.encode())
+    assert _assertion_form(sim, _assertion(sim, key_pem, cert_pem)).status_code == 200  # the good one passes
+    r = _assertion_form(sim, _assertion(sim, key_pem, cert_pem, **claims))
+    assert (r.status_code, r.json()["error"]) == (401, "invalid_client")
+    assert r.json()["error_description"].startswith(code + ":")
+
+
+def test_a_tampered_assertion_fails_signature_validation_and_garbage_is_malformed(sim):
+    key_pem, cert_pem = _certificate()
+    sim.entra.add_certificate(cert_pem.encode())
+    head, _, signature = _assertion(sim, key_pem, cert_pem).split(".")
+    other = _assertion(sim, key_pem, cert_pem, jti="another").split(".")[1]
+    r = _assertion_form(sim, f"{head}.{other}.{signature}")
+    assert r.status_code == 401
+    assert r.json()["error_description"].startswith("AADSTS700027: Client assertion failed signature validation.")
+    r = _assertion_form(sim, "not-a-jwt")
+    assert (r.status_code, r.json()["error_codes"]) == (400, [50027])
