@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from localdev.dataverse.odata import DvError
 from localdev.dataverse.store import API_PREFIX, Context, Txn
 from localdev.dataverse.webapi import JSON_TYPE, Call, split_target
-from localdev.simserver import Response
+from localdev.simserver import Faults, Response
 
 if TYPE_CHECKING:
     from localdev.dataverse.simulator import DataverseSimulator
@@ -122,10 +122,21 @@ def _error_part(err: DvError) -> Response:
                                        "OData-Version": "4.0"})
 
 
+@dataclass
+class _PartTarget:
+    """What a fault rule matches a $batch part on (the rule's ``path`` regex is searched in the part's target)."""
+
+    method: str
+    raw_path: str
+
+
 class Batch:
     def __init__(self, sim: DataverseSimulator) -> None:
         self.sim = sim
         self.store = sim.store
+        # Faults for single operations inside a $batch (the request itself succeeds; that part fails):
+        # ``status`` (default body: Dataverse's generic 0x80040216) and ``retry_after`` are used, ``count`` too.
+        self.part_faults = Faults()
 
     def handle(self, call: Call) -> Response:
         call.info.update(kind="batch", operations=0)
@@ -201,6 +212,16 @@ class Batch:
         return response
 
     def _single(self, call: Call, op: Operation, parts: list[bytes]) -> bool:
+        rule = self.part_faults.pick(_PartTarget(op.method, op.target))  # type: ignore[arg-type]
+        if rule is not None and rule.status is not None:
+            body = rule.body or {"error": {"code": "0x80040216", "message": "An unexpected error occurred."}}
+            headers = {"REQ_ID": str(uuid.uuid4()), "Content-Type": JSON_TYPE, "OData-Version": "4.0"}
+            if rule.retry_after is not None:
+                headers["Retry-After"] = str(int(rule.retry_after))
+            parts.append(_http_part(Response(rule.status, json.dumps(body).encode(), headers), op.content_id))
+            call.info.setdefault("part_faults", 0)
+            call.info["part_faults"] += 1
+            return False
         try:
             response = self._run(call, op, Context(self.sim.api_base))
         except DvError as err:

@@ -196,6 +196,7 @@ class DataverseSimulator:
         self.clear_poison()
         self.throttler.configure()
         self.faults.clear()
+        self.batch.part_faults.clear()
         self.entra.clear_certificates()
         if log:
             self.server.clear_log()
@@ -324,6 +325,12 @@ class DataverseSimulator:
             return Response(204)
         if route == ("DELETE", "throttle"):
             self.throttle()
+            return Response(204)
+        if route == ("POST", "part-faults"):
+            self.batch.part_faults.add(**body)
+            return Response(204)
+        if route == ("DELETE", "part-faults"):
+            self.batch.part_faults.clear()
             return Response(204)
         if route == ("POST", "poison"):
             self.poison(body["table"], body["column"], body["value"])

@@ -180,6 +180,31 @@ def test_batch_mode_works_where_upsert_multiple_is_unavailable() -> None:
         assert len(sim.requests("sdkmessagefilters")) == 2  # once per table, then cached
 
 
+def test_a_batch_part_that_fails_with_5xx_is_resent_alone_and_every_record_lands(
+        sim: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(defaults, "DATAVERSE_BACKOFF_BASE_S", 0.01)
+    sim.batch.part_faults.add(path=r"cssync_sourcekey='PF007'", status=503, count=2)
+    sim.batch.part_faults.add(path=r"cssync_sourcekey='PF013'", status=500, count=1)
+    outcomes = writer_for(sim, mode="batch").upsert([account(f"PF{i:03d}") for i in range(20)])
+    assert {o.status for o in outcomes} == {Status.CREATED} and len(outcomes) == 20
+    assert len(sim.rows("account")) == 20
+    batches = sim.requests(r"\$batch")
+    # all 20 parts, then the two failed ones, then the one that failed twice: nothing sent twice that had landed
+    assert [r.info["operations"] for r in batches] == [20, 2, 1]
+    assert [r.info.get("part_faults", 0) for r in batches] == [2, 1, 0]
+
+
+def test_a_batch_part_failing_beyond_its_retries_is_a_transient_error_and_the_other_parts_stay_written(
+        sim: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(defaults, "DATAVERSE_BACKOFF_BASE_S", 0.01)
+    sim.batch.part_faults.add(path=r"cssync_sourcekey='PX003'", status=503)
+    with pytest.raises(TransientError, match="1 \\$batch operations still failing"):
+        writer_for(sim, mode="batch").upsert([account(f"PX{i:03d}") for i in range(10)])
+    assert sorted(r["cssync_sourcekey"] for r in sim.rows("account")) == [f"PX{i:03d}" for i in range(10) if i != 3]
+    ops = [r.info["operations"] for r in sim.requests(r"\$batch")]
+    assert ops == [10] + [1] * defaults.DATAVERSE_TRANSIENT_PART_RETRIES  # the queue retries the message later
+
+
 def test_a_wrong_client_secret_is_an_auth_error(sim: Any) -> None:
     writer = DataverseWriter(config_for(sim, client_id="99999999-2222-3333-4444-555555555555"),
                              secret="not-the-secret-123")
