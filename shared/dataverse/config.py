@@ -67,12 +67,14 @@ class DataverseConfig:
         """``requests``' verify argument: the CA bundle when configured, else the system trust store."""
         return self.ca_bundle or True
 
-    def key_column(self, table: str) -> str:
-        """The single key column of ``table`` (parent bindings need a single-column account key)."""
+    def key_column(self, table: str, where: str = "dataverse") -> str:
+        """The single key column of ``table``, for callers that need one (the sync's mapping fills one source-key
+        column per table; contacts bind their account by a single-column key)."""
         columns = self.key_columns[table]
         if len(columns) != 1:
-            raise ConfigError(f"dataverse.key_column.{table} has {len(columns)} columns; contacts bind their "
-                              "account through a single-column key")
+            raise ConfigError(f"{where}: 'dataverse.key_column.{table}' names {len(columns)} columns, but the sync "
+                              "fills one source-key column per table; a composite key is for callers of the writer "
+                              "that supply every column")
         return columns[0]
 
     @classmethod

@@ -179,7 +179,7 @@ def _account_keys(mapping: Any, entity: str, records: Any) -> set[str]:
 def deactivate_missing(rt: Runtime, conn: Connection, results: list[PollResult]) -> int:
     """Deactivate the accounts we wrote whose record no longer exists in CloudSuite (after a full scan)."""
     seen: set[str] = set().union(*(r.seen for r in results))
-    key_column = str(conn.dataverse.get("key_column") or defaults.DATAVERSE_KEY_COLUMN)
+    key_column = rt.key_columns(conn)["account"]
     job = results[0]
     shards = HashShards(rt.state, conn.name, "account")
     entries = {k: e for k, e in shards.iter_all() if k not in seen and e.hash != short_hash(defaults.DEACTIVATED_HASH)}

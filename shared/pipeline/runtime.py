@@ -133,17 +133,23 @@ class Runtime:
 
     def mapping(self, conn: Connection, product: str) -> MappingConfig:
         """The connection's mapping, keyed on the same alternate-key columns the writer upserts by."""
-        from shared.dataverse import DataverseConfig
         from shared.mapping import MappingConfig
 
         key = (conn.name, product)
         with self._lock:
             if key not in self._mappings:
-                dataverse = DataverseConfig.from_section(conn.dataverse, where=f"connection '{conn.name}'")
-                columns = {table: dataverse.key_column(table) for table in ("account", "contact")}
                 self._mappings[key] = MappingConfig.from_section(conn.mapping, connection=conn.name, product=product,
-                                                                 key_columns=columns)
+                                                                 key_columns=self.key_columns(conn))
             return self._mappings[key]
+
+    @staticmethod
+    def key_columns(conn: Connection) -> dict[str, str]:
+        """The alternate-key column the writer upserts each table by (``dataverse.key_column``, one per table)."""
+        from shared.dataverse import DataverseConfig
+
+        dataverse = DataverseConfig.from_section(conn.dataverse, where=f"connection '{conn.name}'")
+        return {table: dataverse.key_column(table, where=f"connection '{conn.name}'")
+                for table in ("account", "contact")}
 
     def close(self) -> None:
         for client in self._clients.values():
