@@ -257,7 +257,9 @@ class WebApiClient:
         if wait > defaults.DATAVERSE_RETRY_AFTER_MAX_S or waited_s + wait > defaults.DATAVERSE_THROTTLE_BUDGET_S:
             raise ThrottledError(f"Dataverse {method} {path} throttled ({code}: {message}); retry after "
                                  f"{wait:.0f} s", retry_after=wait)
-        log.info("Dataverse throttled %s %s (%s); pausing all sends for %.1f s", method, path, code, wait)
+        window = self.gate.window
+        log.info("Dataverse throttled %s %s (%s); pausing all sends for %.1f s%s", method, path, code, wait,
+                 f", then keeping within {window[0]} requests per {window[1]:g} s" if window else "")
         return wait
 
     def close(self) -> None:
