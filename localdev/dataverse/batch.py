@@ -119,7 +119,7 @@ def _http_part(response: Response, content_id: str | None = None) -> bytes:
 def _error_part(err: DvError) -> Response:
     body = json.dumps(err.body(), ensure_ascii=False, separators=(",", ":")).encode()
     return Response(err.status, body, {"REQ_ID": str(uuid.uuid4()), "Content-Type": JSON_TYPE,
-                                       "OData-Version": "4.0"})
+                                       "OData-Version": "4.0", **err.headers})
 
 
 @dataclass
@@ -214,13 +214,12 @@ class Batch:
     def _single(self, call: Call, op: Operation, parts: list[bytes]) -> bool:
         rule = self.part_faults.pick(_PartTarget(op.method, op.target))  # type: ignore[arg-type]
         if rule is not None and rule.status is not None:
-            body = rule.body or {"error": {"code": "0x80040216", "message": "An unexpected error occurred."}}
-            headers = {"REQ_ID": str(uuid.uuid4()), "Content-Type": JSON_TYPE, "OData-Version": "4.0"}
-            if rule.retry_after is not None:
-                headers["Retry-After"] = str(int(rule.retry_after))
-            parts.append(_http_part(Response(rule.status, json.dumps(body).encode(), headers), op.content_id))
-            call.info.setdefault("part_faults", 0)
-            call.info["part_faults"] += 1
+            retry_after = {"Retry-After": str(int(rule.retry_after))} if rule.retry_after is not None else None
+            response = _error_part(DvError(rule.status, "0x80040216", "An unexpected error occurred.", retry_after))
+            if rule.body is not None:
+                response.body = json.dumps(rule.body).encode()
+            parts.append(_http_part(response, op.content_id))
+            call.info["part_faults"] = call.info.get("part_faults", 0) + 1
             return False
         try:
             response = self._run(call, op, Context(self.sim.api_base))

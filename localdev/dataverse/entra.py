@@ -194,10 +194,10 @@ class Entra:
             if form.get("client_assertion_type") != JWT_BEARER:
                 return self._aad_error(400, "invalid_request", 50027,
                                        "Invalid client_assertion_type: it must be '" + JWT_BEARER + "'.")
-            refused = self._check_assertion(tenant, client_id, assertion)
-            if refused is not None:
-                return refused
-            client_auth = "assertion " + str(json.loads(_unb64(assertion.split(".")[0])).get("alg"))
+            checked = self._check_assertion(tenant, client_id, assertion)
+            if isinstance(checked, Response):
+                return checked
+            client_auth = f"assertion {checked}"
         elif not secret:
             return self._aad_error(401, "invalid_client", 7000218,
                                    "The request body must contain the following parameter: 'client_assertion' or "
@@ -220,8 +220,8 @@ class Entra:
         response.info = {"kind": "token", "operations": 1, "client_auth": client_auth}  # type: ignore[attr-defined]
         return response
 
-    def _check_assertion(self, tenant: str, client_id: str, assertion: str) -> Response | None:
-        """Verify a certificate client assertion (private_key_jwt): None if valid, else Entra's error response.
+    def _check_assertion(self, tenant: str, client_id: str, assertion: str) -> Response | str:
+        """Verify a certificate client assertion (private_key_jwt): its ``alg`` if valid, else Entra's error.
 
         Header ``alg`` RS256 with ``x5t`` (SHA-1) or PS256 with ``x5t#S256`` (what MSAL Python sends); claims
         ``aud`` = this token endpoint, ``iss`` = ``sub`` = the client id, ``exp``/``nbf`` within five minutes' skew.
@@ -259,7 +259,7 @@ class Entra:
         if not isinstance(claims.get("exp"), int | float) or claims["exp"] + CLOCK_SKEW_S < now \
                 or claims.get("nbf", now) - CLOCK_SKEW_S > now:
             return invalid(700024, "Client assertion is not within its valid time range.")
-        return None
+        return str(header["alg"])
 
     def handle_msi(self, request: Request) -> Response:
         """App Service / Functions managed-identity endpoint (IDENTITY_ENDPOINT, api-version 2019-08-01)."""
