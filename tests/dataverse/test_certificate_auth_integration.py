@@ -4,16 +4,14 @@ against the simulated Entra ID, which verifies the signature with the registered
 from __future__ import annotations
 
 import base64
-import datetime
 import logging
 from typing import Any
 
 import pytest
+import trustme
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
-from cryptography.x509.oid import NameOID
 
 from shared.dataverse import DataverseWriter
 from shared.dataverse.model import Status
@@ -21,41 +19,39 @@ from shared.errors import AuthError
 
 from .conftest import account, config_for
 
-
-def _self_signed(common_name: str) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-                   .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
-                   .not_valid_after(now + datetime.timedelta(days=30)).sign(key, hashes.SHA256()))
-    return key, certificate
+Pems = tuple[bytes, bytes]  # (private key, certificate)
 
 
-def _pem(key: rsa.RSAPrivateKey, certificate: x509.Certificate) -> str:
+def _rsa_certificate() -> Pems:
+    leaf = trustme.CA().issue_cert("cloudsuite-sync.example", key_type=trustme.KeyType.RSA)
+    return leaf.private_key_pem.bytes(), leaf.cert_chain_pems[0].bytes()
+
+
+def _pem(key_pem: bytes, cert_pem: bytes) -> str:
     """PEM with the private key and the certificate: what `az keyvault certificate` exports as PEM."""
-    return (key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                              serialization.NoEncryption())
-            + certificate.public_bytes(serialization.Encoding.PEM)).decode()
+    return (key_pem + cert_pem).decode()
 
 
-def _pfx_base64(key: rsa.RSAPrivateKey, certificate: x509.Certificate) -> str:
+def _pfx_base64(key_pem: bytes, cert_pem: bytes) -> str:
     """Base64 PKCS#12 without a password: the value Key Vault's secret endpoint returns for a certificate."""
-    pfx = pkcs12.serialize_key_and_certificates(b"cssync", key, certificate, None, serialization.NoEncryption())
+    key = serialization.load_pem_private_key(key_pem, None)
+    certificate = x509.load_pem_x509_certificate(cert_pem)
+    pfx = pkcs12.serialize_key_and_certificates(b"cssync", key, certificate, None,  # type: ignore[arg-type]
+                                                serialization.NoEncryption())
     return base64.b64encode(pfx).decode()
 
 
 @pytest.fixture(scope="module")
-def app_certificate() -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
-    return _self_signed("cloudsuite-sync")
+def app_certificate() -> Pems:
+    return _rsa_certificate()
 
 
 @pytest.mark.parametrize("form", ["pem", "pfx_base64"])
 def test_a_certificate_registered_on_the_app_gets_a_token_and_the_write_lands(
-        sim: Any, app_certificate: tuple[rsa.RSAPrivateKey, x509.Certificate], form: str) -> None:
-    key, certificate = app_certificate
-    sim.entra.add_certificate(certificate.public_bytes(serialization.Encoding.PEM))
-    secret = _pem(key, certificate) if form == "pem" else _pfx_base64(key, certificate)
+        sim: Any, app_certificate: Pems, form: str) -> None:
+    key_pem, cert_pem = app_certificate
+    sim.entra.add_certificate(cert_pem)
+    secret = _pem(key_pem, cert_pem) if form == "pem" else _pfx_base64(key_pem, cert_pem)
     writer = DataverseWriter(config_for(sim, auth="certificate"), secret=secret)
     assert writer.upsert([account(f"CERT-{form}")])[0].status is Status.UPSERTED
     assert sim.row_by_key("account", cssync_sourcekey=f"CERT-{form}") is not None
@@ -65,12 +61,9 @@ def test_a_certificate_registered_on_the_app_gets_a_token_and_the_write_lands(
 
 
 def test_a_certificate_the_app_does_not_know_is_an_auth_error_that_names_no_key_material(
-        sim: Any, app_certificate: tuple[rsa.RSAPrivateKey, x509.Certificate],
-        caplog: pytest.LogCaptureFixture) -> None:
-    _, certificate = app_certificate
-    sim.entra.add_certificate(certificate.public_bytes(serialization.Encoding.PEM))
-    stranger_key, stranger = _self_signed("somebody-else")
-    secret = _pem(stranger_key, stranger)
+        sim: Any, app_certificate: Pems, caplog: pytest.LogCaptureFixture) -> None:
+    sim.entra.add_certificate(app_certificate[1])
+    secret = _pem(*_rsa_certificate())
     writer = DataverseWriter(config_for(sim, auth="certificate"), secret=secret)
     with caplog.at_level(logging.DEBUG), pytest.raises(AuthError) as info:
         writer.upsert([account("CERT-X")])
@@ -82,11 +75,10 @@ def test_a_certificate_the_app_does_not_know_is_an_auth_error_that_names_no_key_
 
 
 def test_an_assertion_signed_by_another_key_under_the_registered_thumbprint_fails_signature_validation(
-        sim: Any, app_certificate: tuple[rsa.RSAPrivateKey, x509.Certificate]) -> None:
-    _, certificate = app_certificate
-    sim.entra.add_certificate(certificate.public_bytes(serialization.Encoding.PEM))
-    impostor_key, _ = _self_signed("impostor")
+        sim: Any, app_certificate: Pems) -> None:
+    sim.entra.add_certificate(app_certificate[1])
+    impostor_key, _ = _rsa_certificate()
     # The registered certificate with the impostor's private key: the thumbprint matches, the signature cannot.
-    writer = DataverseWriter(config_for(sim, auth="certificate"), secret=_pem(impostor_key, certificate))
+    writer = DataverseWriter(config_for(sim, auth="certificate"), secret=_pem(impostor_key, app_certificate[1]))
     with pytest.raises(AuthError, match="AADSTS700027: Client assertion failed signature validation"):
         writer.upsert([account("CERT-Y")])

@@ -185,12 +185,17 @@ def test_a_declared_limit_keeps_every_window_within_it_counting_until_the_respon
     assert _wait_open_at(gate, clock, [102.55, 102.6]) == 102.6
 
 
+def _refused(gate: PauseGate, declared: tuple[int, float]) -> None:
+    """Send one request and have it refused with a 429 that declares ``declared`` (Retry-After: 1)."""
+    sent = gate.wait_open()
+    gate.finished(sent)
+    gate.pause(1.0, sent_at=sent, declared=declared)
+
+
 def test_a_request_on_the_wire_holds_its_place_in_the_send_window() -> None:
     clock = FakeClock()
     gate = PauseGate(clock)
-    refused = gate.wait_open()
-    gate.finished(refused)
-    gate.pause(1.0, sent_at=refused, declared=(1, 1.0))
+    _refused(gate, (1, 1.0))
     clock.now += 5.0
     on_the_wire = gate.wait_open()
     waiter: list[float] = []
@@ -210,14 +215,10 @@ def test_a_request_on_the_wire_holds_its_place_in_the_send_window() -> None:
 def test_a_429_inside_the_declared_window_means_a_shared_user_and_lowers_the_allowance() -> None:
     clock = FakeClock()
     gate = PauseGate(clock)
-    refused = gate.wait_open()
-    gate.finished(refused)
-    gate.pause(1.0, sent_at=refused, declared=(30, 1.0))
+    _refused(gate, (30, 1.0))
     assert gate.window == (30, 1.0)
     clock.now += 1.5
-    refused = gate.wait_open()  # sent inside the window we keep, and still refused: somebody else uses it too
-    gate.finished(refused)
-    gate.pause(1.0, sent_at=refused, declared=(30, 1.0))
+    _refused(gate, (30, 1.0))  # sent inside the window we keep, and still refused: somebody else uses it too
     assert gate.window == (int(30 / defaults.DATAVERSE_PACE_BACKOFF), 1.0)
     clock.now += 100.0  # the allowance recovers with time, never above the declared limit
     gate.wait_open()

@@ -155,23 +155,11 @@ def test_default_azure_credential_environment_route(sim, monkeypatch):
 # ---- certificate credentials (private_key_jwt) -----------------------------------------------------------------
 
 def _certificate() -> tuple[str, str]:
-    """A fresh RSA key and self-signed certificate, both PEM."""
-    import datetime
+    """A fresh RSA private key and its certificate, both PEM."""
+    import trustme
 
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import NameOID
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sim-app")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
-            .sign(key, hashes.SHA256()))
-    return (key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                              serialization.NoEncryption()).decode(),
-            cert.public_bytes(serialization.Encoding.PEM).decode())
+    leaf = trustme.CA().issue_cert("sim-app.example", key_type=trustme.KeyType.RSA)
+    return leaf.private_key_pem.bytes().decode(), leaf.cert_chain_pems[0].bytes().decode()
 
 
 def _assertion(sim: DataverseSimulator, key_pem: str, cert_pem: str, **claims: object) -> str:
